@@ -1,0 +1,44 @@
+// SPDX-FileCopyrightText: 2026 The ptscope authors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "result.h"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ptscope::core {
+
+// Read-only bytes of a file: a private read-only memory map (pages are read only when touched,
+// so resident memory does not grow with file size), or an owned buffer for tests and for
+// archives nested inside other files.
+class MappedFile final
+{
+public:
+    // Checks, in order: exists, regular file, readable; each failure has its own code.
+    // An empty file maps to an empty span (no error here: format detection reports it).
+    static Result<std::shared_ptr<const MappedFile>> open(const std::string &path);
+    static std::shared_ptr<const MappedFile> fromBuffer(std::vector<std::uint8_t> bytes, std::string name = {});
+
+    ~MappedFile();
+    MappedFile(const MappedFile &) = delete;
+    MappedFile &operator=(const MappedFile &) = delete;
+
+    std::span<const std::uint8_t> bytes() const { return {m_data, m_size}; }
+    std::uint64_t size() const { return m_size; }
+    const std::string &path() const { return m_path; }
+
+private:
+    MappedFile() = default;
+
+    std::string m_path;
+    const std::uint8_t *m_data = nullptr;
+    std::uint64_t m_size = 0;
+    void *m_map = nullptr; // non-null when memory-mapped
+    std::vector<std::uint8_t> m_buffer;
+};
+
+} // namespace ptscope::core
