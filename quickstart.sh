@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-FileCopyrightText: 2026 The ptscope authors
+# SPDX-License-Identifier: MIT
+#
+# The whole set-up on a fresh Debian 12 / Ubuntu machine, idempotent and quick when nothing changed:
+#   ./quickstart.sh          install what is missing, build, open the bundled sample
+#   ./quickstart.sh test     install what is missing, build, run every test
+set -euo pipefail
+
+cd "$(dirname "$0")"
+mode="${1:-run}"
+build_dir="${PTSCOPE_BUILD_DIR:-build}"
+
+# Debian package names; everything else (fixtures, samples) is in the repository.
+packages=(build-essential cmake ninja-build pkg-config git qt6-base-dev libminizip-dev zlib1g-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "quickstart: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+    werror=OFF
+    [ "${CI:-}" = "true" ] && werror=ON
+    cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTSCOPE_WERROR="$werror"
+fi
+cmake --build "$build_dir" -j "$(nproc)"
+
+case "$mode" in
+run)
+    sample=resources/samples/sample_training_checkpoint.pt
+    # The desktop app is not built yet: the command-line inspector opens the sample.
+    exec "$build_dir/app/ptscope-cli" info "$sample"
+    ;;
+test)
+    cd "$build_dir"
+    exec ctest --output-on-failure --no-tests=error -j "$(nproc)"
+    ;;
+*)
+    echo "usage: $0 [run|test]" >&2
+    exit 2
+    ;;
+esac
