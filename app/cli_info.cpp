@@ -1,0 +1,180 @@
+// SPDX-FileCopyrightText: 2026 The ptscope authors
+// SPDX-License-Identifier: MIT
+// ptscope-cli info: what is in a file.
+#include "checkpoint.h"
+#include "cli_common.h"
+#include "info_json.h"
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace ptscope::core;
+
+namespace ptscope::cli {
+
+namespace {
+
+void printInfo(const Checkpoint &cp, const Style &s)
+{
+    std::printf("%s%s%s\n", s.bold(), cp.path.c_str(), s.reset());
+    std::string container = std::string(formatName(cp.format)) + ", " + formatBytes(cp.fileSize);
+    if (!cp.archiveName.empty())
+        container += ", archive folder '" + cp.archiveName + "'";
+    if (cp.formatVersion)
+        container += ", format version " + std::to_string(*cp.formatVersion);
+    if (cp.pickleProtocol)
+        container += ", pickle protocol " + std::to_string(cp.pickleProtocol);
+    if (cp.byteOrder != "little")
+        container += ", " + cp.byteOrder + "-endian";
+    std::printf("  %s\n", container.c_str());
+    if (!cp.writerHint.empty())
+        std::printf("  written by: %s\n", cp.writerHint.c_str());
+
+    // Weights summary.
+    const StateDictView &sd = cp.stateDict;
+    if (sd.found) {
+        std::uint64_t params = 0, bytes = 0;
+        std::map<std::string, std::uint64_t> dtypes, devices;
+        std::size_t tensors = 0;
+        for (const auto &e : sd.entries) {
+            if (e.tensor < 0)
+                continue;
+            const TensorInfo &t = cp.tensors[static_cast<std::size_t>(e.tensor)];
+            ++tensors;
+            params += t.numel;
+            bytes += t.nbytes;
+            dtypes[t.dtype] += t.nbytes;
+            devices[t.device.empty() ? "?" : t.device] += 1;
+        }
+        std::string where = sd.path.empty() ? "(" + sd.source + ")" : "under '" + joinPath(sd.path) + "'";
+        std::printf("\n%sWeights%s %s: %zu tensors, %s parameters, %s\n", s.bold(), s.reset(), where.c_str(),
+                    tensors, withThousands(params).c_str(), formatBytes(bytes).c_str());
+        std::string mix;
+        for (const auto &[d, b] : dtypes)
+            mix += (mix.empty() ? "" : ", ") + d + " " + formatBytes(b);
+        std::string dev;
+        for (const auto &[d, n] : devices)
+            dev += (dev.empty() ? "" : ", ") + d + " (" + std::to_string(n) + ")";
+        if (!mix.empty())
+            std::printf("  dtypes: %s\n  devices: %s\n", mix.c_str(), dev.c_str());
+        for (const auto &note : sd.notes)
+            std::printf("  %snote:%s %s\n", s.yellow(), s.reset(), note.c_str());
+    } else {
+        std::printf("\nNo state_dict found in this file.\n");
+    }
+
+    if (!cp.metadata.empty()) {
+        std::printf("\n%sMetadata%s\n", s.bold(), s.reset());
+        std::vector<std::vector<std::string>> rows{{"NAME", "VALUE"}};
+        for (const auto &m : cp.metadata)
+            rows.push_back({m.label, m.value});
+        printTable(rows, s);
+    }
+
+    if (sd.found && !sd.entries.empty()) {
+        std::printf("\n%sState dict%s (%zu keys, in model.state_dict() order)\n", s.bold(), s.reset(),
+                    sd.entries.size());
+        std::vector<std::vector<std::string>> rows{{"KEY", "DTYPE", "SHAPE", "SIZE", "DEVICE"}};
+        for (const auto &e : sd.entries) {
+            if (e.tensor < 0) {
+                rows.push_back({e.key, "-", "(not a tensor)", "", ""});
+                continue;
+            }
+            const TensorInfo &t = cp.tensors[static_cast<std::size_t>(e.tensor)];
+            std::string dtype = t.dtype;
+            if (t.layout != "strided")
+                dtype += " " + t.layout;
+            rows.push_back({e.key, dtype, formatShape(t.shape), formatBytes(t.nbytes), t.device});
+        }
+        printTable(rows, s);
+    }
+
+    // Tensors outside the state dict (optimizer state, EMA copies, ...): summarised.
+    std::vector<bool> inStateDict(cp.tensors.size(), false);
+    for (const auto &e : sd.entries)
+        if (e.tensor >= 0)
+            inStateDict[static_cast<std::size_t>(e.tensor)] = true;
+    std::map<std::string, std::pair<std::size_t, std::uint64_t>> others; // first path step -> count, bytes
+    for (const TensorRef &r : cp.tensorRefs) {
+        if (inStateDict[r.tensor])
+            continue;
+        const std::string group = r.path.empty() ? std::string("(root)") : r.path.front();
+        others[group].first += 1;
+        others[group].second += cp.tensors[r.tensor].nbytes;
+    }
+    if (!others.empty()) {
+        std::printf("\n%sOther tensors%s\n", s.bold(), s.reset());
+        std::vector<std::vector<std::string>> rows{{"UNDER", "TENSORS", "SIZE"}};
+        for (const auto &[g, cb] : others)
+            rows.push_back({g, std::to_string(cb.first), formatBytes(cb.second)});
+        printTable(rows, s);
+    }
+
+    std::size_t sharedStorages = 0;
+    for (const StorageInfo &st : cp.storages)
+        sharedStorages += st.tensors.size() > 1 ? 1 : 0;
+    if (sharedStorages)
+        std::printf("\n%zu storage(s) are shared by several tensors (views or tied weights).\n", sharedStorages);
+
+    if (!cp.warnings.empty()) {
+        std::printf("\n%sWarnings%s (%zu)\n", s.yellow(), s.reset(), cp.warnings.size());
+        std::size_t shown = 0;
+        for (const Warning &w : cp.warnings) {
+            if (++shown > 50) {
+                std::printf("  ... %zu more (see --json)\n", cp.warnings.size() - 50);
+                break;
+            }
+            std::printf("  - %s\n", w.toString().c_str());
+        }
+    }
+}
+
+} // namespace
+
+int runInfo(const std::vector<std::string> &args)
+{
+    bool json = false;
+    bool objects = true;
+    std::string file;
+    for (const auto &a : args) {
+        if (a == "--json")
+            json = true;
+        else if (a == "--no-objects")
+            objects = false;
+        else if (a == "-h" || a == "--help") {
+            std::printf("Usage: ptscope-cli info [--json] [--no-objects] FILE\n");
+            return kExitOk;
+        } else if (!a.empty() && a[0] == '-' && a != "-") {
+            std::fprintf(stderr, "ptscope-cli info: unknown option '%s'\n", a.c_str());
+            return kExitUsage;
+        } else if (file.empty())
+            file = a;
+        else {
+            std::fprintf(stderr, "ptscope-cli info: takes one FILE (got '%s' and '%s')\n", file.c_str(), a.c_str());
+            return kExitUsage;
+        }
+    }
+    if (file.empty()) {
+        std::fprintf(stderr, "ptscope-cli info: missing FILE\n");
+        return kExitUsage;
+    }
+    auto cp = openCheckpoint(file);
+    if (!cp) {
+        std::fprintf(stderr, "ptscope-cli: %s\n", cp.error().toString().c_str());
+        return kExitUnreadable;
+    }
+    if (json) {
+        InfoJsonOptions options;
+        options.includeObjects = objects;
+        const std::string out = infoJson(**cp, options);
+        std::fwrite(out.data(), 1, out.size(), stdout);
+    } else {
+        printInfo(**cp, terminalStyle());
+    }
+    return std::fflush(stdout) == 0 ? kExitOk : kExitUnreadable;
+}
+
+
+} // namespace ptscope::cli
