@@ -19,9 +19,10 @@ enum class ValueKind : std::uint8_t {
     None,
     Bool,         // boolean
     Int,          // integer (fits int64)
-    BigInt,       // text = decimal digits with optional '-' (does not fit int64). Magnitudes over 1024 bytes
-                  // (8192 bits) are not converted to decimal (quadratic cost on hostile input): text is then
-                  // "0x" + lowercase hex of the magnitude, with a leading '-' when negative ("-0x1f...").
+    BigInt,       // text = decimal digits with optional '-' (does not fit int64). Binary integers (LONG1/LONG4,
+                  // hex/octal/binary INT/LONG text) whose magnitude exceeds 1024 bytes (8192 bits) are not
+                  // converted to decimal (quadratic cost on hostile input): text is then "0x" + lowercase hex
+                  // of the magnitude, with a leading '-' when negative ("-0x1f..."). Decimal text stays decimal.
     Float,        // real
     String,       // text = UTF-8
     Bytes,        // text = raw bytes
