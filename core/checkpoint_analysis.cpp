@@ -108,9 +108,24 @@ std::string className(const ValueArena &arena, ValueId id)
     return g.text + "." + g.name;
 }
 
+// torch.compile's OptimizedModule pickles itself as OptimizedModule(orig_module, dynamo_ctx): a
+// module whose only child is `_orig_mod`.
+ValueId compiledInner(const ValueArena &arena, ValueId id)
+{
+    if (!arena.valid(id) || arena[id].kind != ValueKind::Object || !arena.isGlobal(arena[id].callable,
+            "torch._dynamo.eval_frame", "OptimizedModule"))
+        return kNoValue;
+    const Value &args = arena[arena[id].args];
+    if (!arena.valid(arena[id].args) || args.kind != ValueKind::Tuple || args.items.empty())
+        return kNoValue;
+    return args.items[0];
+}
+
 // An nn.Module pickled whole: an object whose __dict__ has _parameters and _modules.
 bool isModuleObject(const ValueArena &arena, ValueId id)
 {
+    if (arena.valid(compiledInner(arena, id)))
+        return true;
     const ValueId params = attribute(arena, id, "_parameters");
     const ValueId modules = attribute(arena, id, "_modules");
     return arena.valid(params) && arena[params].kind == ValueKind::Dict && arena.valid(modules)
@@ -250,6 +265,12 @@ void addModuleEntries(Checkpoint &cp, ValueId module, const std::string &prefix,
     }
     stack.push_back(module);
     const ValueArena &a = cp.arena;
+    if (const ValueId inner = compiledInner(a, module); a.valid(inner)) {
+        if (isModuleObject(a, inner))
+            addModuleEntries(cp, inner, prefix + "_orig_mod.", stack);
+        stack.pop_back();
+        return;
+    }
     auto addTensors = [&](ValueId dictId, bool buffers, const std::set<std::string> &skip) {
         if (!a.valid(dictId) || a[dictId].kind != ValueKind::Dict)
             return;

@@ -160,6 +160,8 @@ struct ObjectWriter
                 : v.origin == ObjectOrigin::Inst               ? "inst"
                                                                : "obj";
             w.field("built_by", how);
+            if (!v.name.empty())
+                w.field("summary", v.name);
             if (a.valid(v.args)) {
                 ObjectPath p = path;
                 p.push_back("(args)");

@@ -753,6 +753,21 @@ void TorchInterpreter::interpretObject(ValueId id)
         v.text = std::move(bytes);
         return;
     }
+    if ((module == "numpy.core.multiarray" || module == "numpy._core.multiarray") && name == "_reconstruct") {
+        // ndarray: _reconstruct(ndarray, (0,), b'b') then BUILD (version, shape, dtype, fortran, data).
+        // Not a torch tensor (torch would need NumPy to load it); kept as an object with a summary.
+        const auto *st = tupleItems(obj.state);
+        if (!st || st->size() < 5)
+            return;
+        auto shape = asIntList((*st)[1]);
+        const Value &dt = m_cp.arena[(*st)[2]];
+        const auto *dtArgs = tupleItems(dt.args);
+        if (!shape || dt.kind != ValueKind::Object || !dtArgs || dtArgs->empty() || !m_cp.arena.isString((*dtArgs)[0]))
+            return;
+        const std::string summary = "numpy.ndarray " + m_cp.arena[(*dtArgs)[0]].text + " " + formatShape(*shape);
+        m_cp.arena[id].name = summary;
+        return;
+    }
     if ((module == "numpy.core.multiarray" || module == "numpy._core.multiarray") && name == "scalar") {
         // numpy.float64 and friends: (dtype object, raw bytes). Decode the common numeric ones.
         if (args.size() < 2 || !m_cp.arena.valid(args[0]) || !m_cp.arena.valid(args[1])

@@ -155,6 +155,8 @@ private Q_SLOTS:
     void orderedDictWithMetadata();
     void protocol2Bytes();
     void unknownRebuildStaysAnObject();
+    void numpyArraySummary();
+    void compiledWholeModel();
 };
 
 void TestTorchInterpret::plainTensor()
@@ -417,6 +419,41 @@ void TestTorchInterpret::unknownRebuildStaysAnObject()
     QCOMPARE(l->cp.arena[l->root].kind, ValueKind::Object);
     QVERIFY(!l->cp.warnings.empty());
     QVERIFY(QString::fromStdString(l->cp.warnings[0].message).contains(QStringLiteral("_rebuild_something_new")));
+}
+
+void TestTorchInterpret::numpyArraySummary()
+{
+    // numpy.core.multiarray._reconstruct(ndarray, (0,), b'b') + BUILD (1, (2, 3), dtype('<f8'), False, data)
+    P p;
+    p.global("numpy.core.multiarray", "_reconstruct").mark().global("numpy", "ndarray").ints({0}).str("b").tuple();
+    p.reduce().mark().integer(1).ints({2, 3});
+    p.global("numpy", "dtype").mark().str("f8").boolean(false).boolean(true).tuple().reduce();
+    p.mark().integer(3).str("<").none().none().none().integer(-1).integer(-1).integer(0).tuple().build();
+    p.boolean(false).str(std::string(48, '\0')).tuple().build().stop();
+    auto l = load(p);
+    QVERIFY2(l->ok, l->error.c_str());
+    const Value &v = l->cp.arena[l->root];
+    QCOMPARE(v.kind, ValueKind::Object);
+    QCOMPARE(QString::fromStdString(v.name), QStringLiteral("numpy.ndarray f8 [2, 3]"));
+    QVERIFY(l->cp.tensors.empty()); // a NumPy array is not a torch tensor
+}
+
+void TestTorchInterpret::compiledWholeModel()
+{
+    // torch.save(torch.compile(model)): OptimizedModule(orig_module, ctx); keys get "_orig_mod.".
+    P p;
+    p.global("torch._dynamo.eval_frame", "OptimizedModule").mark();
+    p.global("torch.nn.modules.linear", "Linear").op(')').op(0x81);
+    p.emptyDict().mark().str("_parameters").global("collections", "OrderedDict").op(')').reduce();
+    p.mark().str("weight").tensorV2("FloatStorage", "0", 6, 0, {2, 3}, {3, 1}).setitems();
+    p.str("_buffers").emptyDict().str("_modules").emptyDict().setitems().build();
+    p.none().tuple().reduce().stop();
+    auto cp = openCheckpoint(MappedFile::fromBuffer(p.bytes, "compiled.pt"));
+    QVERIFY2(cp, cp ? "" : cp.error().toString().c_str());
+    const StateDictView &sd = (*cp)->stateDict;
+    QVERIFY(sd.found);
+    QCOMPARE(sd.entries.size(), std::size_t(1));
+    QCOMPARE(QString::fromStdString(sd.entries[0].key), QStringLiteral("_orig_mod.weight"));
 }
 
 QTEST_GUILESS_MAIN(TestTorchInterpret)
