@@ -153,7 +153,7 @@ Sniff sniffFormat(std::span<const std::uint8_t> b)
     for (const auto &m : kMagics)
         if (startsWith(b, m.bytes))
             return refuse(ErrorCode::UnknownFormat, std::string("this is ") + m.what + ", not a PyTorch checkpoint",
-                          m.hint);
+                          *m.hint ? m.hint : "Check that this is the file you meant (or the right download link).");
     // A pickle: protocol 2+ starts with PROTO; protocols 0/1 start with an opcode that builds a value.
     if (b.size() >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)
         return {Container::Pickle, {}};

@@ -475,7 +475,13 @@ std::int32_t TorchInterpreter::callTensorFunction(const std::string &module, con
         info.dtype = values.dtype;
         info.device = values.device;
         info.shape = std::move(*shape);
-        return newTensor(std::move(info));
+        std::uint64_t stored = 0;
+        for (std::uint32_t c : info.components)
+            stored += m_cp.tensors[c].nbytes;
+        std::int32_t t = newTensor(std::move(info));
+        // What the file holds is the indices and values, not the dense equivalent.
+        m_cp.tensors[static_cast<std::size_t>(t)].nbytes = stored;
+        return t;
     }
     if (module == "torch._utils" && name == "_rebuild_meta_tensor_no_storage") {
         if (arg.size() < 3 || !m_cp.arena.valid(arg[0]) || m_cp.arena[arg[0]].kind != ValueKind::Dtype) {
