@@ -12,7 +12,7 @@ mode="${1:-run}"
 build_dir="${PTSCOPE_BUILD_DIR:-build}"
 
 # Debian package names; everything else (fixtures, samples) is in the repository.
-packages=(build-essential cmake ninja-build pkg-config git qt6-base-dev libminizip-dev zlib1g-dev)
+packages=(build-essential cmake ninja-build pkg-config git qt6-base-dev libminizip-dev zlib1g-dev nlohmann-json3-dev)
 
 missing=()
 for p in "${packages[@]}"; do

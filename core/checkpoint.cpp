@@ -5,6 +5,7 @@
 #include "checkpoint_analysis.h"
 #include "dtype.h"
 #include "format_sniff.h"
+#include "safetensors.h"
 #include "torch_interpret.h"
 #include "zip_archive.h"
 
@@ -21,6 +22,7 @@ const char *formatName(FileFormat format)
     case FileFormat::TorchLegacy: return "torch-legacy";
     case FileFormat::TorchScript: return "torchscript";
     case FileFormat::Pickle: return "pickle";
+    case FileFormat::Safetensors: return "safetensors";
     }
     return "unknown";
 }
@@ -519,6 +521,7 @@ Result<std::shared_ptr<const Checkpoint>> openCheckpoint(std::shared_ptr<const M
         cp->format = FileFormat::Pickle;
         status = reader.readPickle();
         break;
+    case Container::Safetensors: status = readSafetensors(*cp); break;
     }
     if (!status)
         return withPath(status.error(), cp->path);

@@ -16,8 +16,8 @@
 
 namespace ptscope::core {
 
-enum class FileFormat { TorchZip, TorchLegacy, TorchScript, Pickle };
-const char *formatName(FileFormat format); // "torch-zip", "torch-legacy", "torchscript", "pickle"
+enum class FileFormat { TorchZip, TorchLegacy, TorchScript, Pickle, Safetensors };
+const char *formatName(FileFormat format); // "torch-zip", "torch-legacy", "torchscript", "pickle", "safetensors"
 
 // One storage as recorded in the file. Several tensors may share it.
 struct StorageInfo

@@ -115,10 +115,8 @@ Sniff sniffFormat(std::span<const std::uint8_t> b)
     if (b.size() >= 9 && b[8] == '{') {
         std::uint64_t n = 0;
         std::memcpy(&n, b.data(), 8);
-        if (n > 0 && n <= 100'000'000)
-            return refuse(ErrorCode::UnsupportedFormat,
-                          "this is a safetensors file (" + std::to_string(n) + "-byte JSON header)",
-                          "safetensors files are not supported yet by this version of ptscope.");
+        if (n > 0)
+            return {Container::Safetensors, {}};
     }
     if (head.rfind("{", 0) == 0) {
         const bool index = head.find("weight_map") != std::string::npos

@@ -10,7 +10,7 @@
 
 namespace ptscope::core {
 
-enum class Container { Zip, Legacy, Pickle, Refused };
+enum class Container { Zip, Legacy, Pickle, Safetensors, Refused };
 
 struct Sniff
 {
