@@ -31,6 +31,8 @@ void printInfo(const Checkpoint &cp, const Style &s)
     std::printf("  %s\n", container.c_str());
     if (!cp.writerHint.empty())
         std::printf("  written by: %s\n", cp.writerHint.c_str());
+    for (const std::string &shard : cp.shards)
+        std::printf("  shard: %s\n", shard.c_str());
 
     // Weights summary.
     const StateDictView &sd = cp.stateDict;
@@ -74,8 +76,9 @@ void printInfo(const Checkpoint &cp, const Style &s)
     }
 
     if (sd.found && !sd.entries.empty()) {
-        std::printf("\n%sState dict%s (%zu keys, in model.state_dict() order)\n", s.bold(), s.reset(),
-                    sd.entries.size());
+        // safetensors keeps no module order: its keys come in the file's layout order.
+        const char *order = cp.format == FileFormat::Safetensors ? "in the file's order" : "in model.state_dict() order";
+        std::printf("\n%sState dict%s (%zu keys, %s)\n", s.bold(), s.reset(), sd.entries.size(), order);
         std::vector<std::vector<std::string>> rows{{"KEY", "DTYPE", "SHAPE", "SIZE", "DEVICE"}};
         for (const auto &e : sd.entries) {
             if (e.tensor < 0) {

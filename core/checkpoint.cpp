@@ -6,6 +6,7 @@
 #include "dtype.h"
 #include "format_sniff.h"
 #include "safetensors.h"
+#include "sharded.h"
 #include "torch_interpret.h"
 #include "zip_archive.h"
 
@@ -23,6 +24,7 @@ const char *formatName(FileFormat format)
     case FileFormat::TorchScript: return "torchscript";
     case FileFormat::Pickle: return "pickle";
     case FileFormat::Safetensors: return "safetensors";
+    case FileFormat::Sharded: return "sharded";
     }
     return "unknown";
 }
@@ -522,6 +524,7 @@ Result<std::shared_ptr<const Checkpoint>> openCheckpoint(std::shared_ptr<const M
         status = reader.readPickle();
         break;
     case Container::Safetensors: status = readSafetensors(*cp); break;
+    case Container::ShardIndex: status = readShardIndex(*cp, options); break;
     }
     if (!status)
         return withPath(status.error(), cp->path);

@@ -16,8 +16,9 @@
 
 namespace ptscope::core {
 
-enum class FileFormat { TorchZip, TorchLegacy, TorchScript, Pickle, Safetensors };
-const char *formatName(FileFormat format); // "torch-zip", "torch-legacy", "torchscript", "pickle", "safetensors"
+enum class FileFormat { TorchZip, TorchLegacy, TorchScript, Pickle, Safetensors, Sharded };
+// "torch-zip", "torch-legacy", "torchscript", "pickle", "safetensors", "sharded"
+const char *formatName(FileFormat format);
 
 // One storage as recorded in the file. Several tensors may share it.
 struct StorageInfo
@@ -32,6 +33,8 @@ struct StorageInfo
     std::optional<std::uint64_t> dataOffset; // file offset of the first byte when it can be mapped
     std::string problem;             // why the bytes are unusable (missing record, size mismatch, ...)
     std::vector<std::uint32_t> tensors; // tensors viewing it
+    std::shared_ptr<const MappedFile> file; // where dataOffset points: null means Checkpoint::file
+    std::string shard;               // sharded checkpoints: the shard file holding it
 };
 
 struct QuantInfo
@@ -130,6 +133,7 @@ struct Checkpoint
     std::optional<std::int64_t> formatVersion; // zip "version" record / legacy protocol version
     std::string byteOrder = "little";
     std::vector<ZipRecordInfo> records; // zip members (TorchScript code files included)
+    std::vector<std::string> shards;    // sharded checkpoints: shard files, in order
     int pickleProtocol = 0;
     std::string writerHint;             // what wrote it, as far as the file tells ("torch >= 2.1 (byteorder record)")
 

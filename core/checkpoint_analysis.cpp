@@ -781,6 +781,8 @@ void analyzeCheckpoint(Checkpoint &cp, const OpenOptions &options)
         cp.warnings.push_back(std::move(w));
     }
     findStateDict(cp);
+    if (cp.format == FileFormat::Sharded && cp.stateDict.found)
+        cp.stateDict.source = std::to_string(cp.shards.size()) + " shards merged in order";
     collectMetadata(cp);
 }
 

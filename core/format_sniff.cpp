@@ -120,11 +120,11 @@ Sniff sniffFormat(std::span<const std::uint8_t> b)
     }
     if (head.rfind("{", 0) == 0) {
         const bool index = head.find("weight_map") != std::string::npos
-            || lowerHead(b, 4096).find("\"weight_map\"") != std::string::npos;
-        return refuse(ErrorCode::UnsupportedFormat,
-                      index ? "this is a sharded-checkpoint index (JSON with a weight_map), not a checkpoint"
-                            : "this is a JSON text file, not a checkpoint",
-                      index ? "Open one of the shard files it lists." : "");
+            || lowerHead(b, 1 << 20).find("\"weight_map\"") != std::string::npos;
+        if (index)
+            return {Container::ShardIndex, {}};
+        return refuse(ErrorCode::UnsupportedFormat, "this is a JSON text file, not a checkpoint",
+                      "Sharded checkpoints are opened through their *.index.json, which has a weight_map.");
     }
     struct Magic
     {

@@ -10,7 +10,7 @@
 
 namespace ptscope::core {
 
-enum class Container { Zip, Legacy, Pickle, Safetensors, Refused };
+enum class Container { Zip, Legacy, Pickle, Safetensors, ShardIndex, Refused };
 
 struct Sniff
 {

@@ -32,10 +32,13 @@ void writeTensorCore(JsonWriter &w, const Checkpoint &cp, const TensorInfo &t)
     w.field("nbytes", t.nbytes);
     w.field("parameter", t.isParameter);
     w.field("requires_grad", t.requiresGrad);
-    if (t.storage >= 0)
+    if (t.storage >= 0) {
         w.field("storage", cp.storages[static_cast<std::size_t>(t.storage)].id);
-    else
+        if (!cp.storages[static_cast<std::size_t>(t.storage)].shard.empty())
+            w.field("shard", cp.storages[static_cast<std::size_t>(t.storage)].shard);
+    } else {
         w.key("storage").null();
+    }
     if (!t.subclass.empty() && t.subclass != "torch.nn.parameter.Parameter")
         w.field("subclass", t.subclass);
     if (t.quant) {
@@ -268,6 +271,8 @@ std::string infoJson(const Checkpoint &cp, const InfoJsonOptions &options)
         w.beginObject();
         w.field("storage", s.id).field("key", s.key).field("dtype", s.dtype).field("device", s.location);
         w.field("numel", s.numel).field("nbytes", s.nbytes);
+        if (!s.shard.empty())
+            w.field("shard", s.shard);
         if (!s.record.empty())
             w.field("record", s.record);
         if (s.dataOffset)

@@ -87,6 +87,7 @@ private Q_SLOTS:
     void openingReadsNoTensorData();
     void jsonIsValidForEveryFixture();
     void corruptedFilesNeverCrash();
+    void shardedIndexReportsMissingShard();
 };
 
 void TestCheckpoint::fixtures_data()
@@ -348,7 +349,8 @@ void TestCheckpoint::openingReadsNoTensorData()
     int checked = 0;
     for (const QString &name : dir.entryList(QDir::Files, QDir::Name)) {
         auto original = openCheckpoint(toStd(dir.filePath(name)));
-        if (!original || (*original)->format == FileFormat::Pickle)
+        // Plain pickles embed their storages in the pickle; shard indexes point into other files.
+        if (!original || (*original)->format == FileFormat::Pickle || (*original)->format == FileFormat::Sharded)
             continue;
         std::vector<std::uint8_t> bytes = readAll(dir.filePath(name));
         bool touched = false;
@@ -431,6 +433,27 @@ void TestCheckpoint::corruptedFilesNeverCrash()
         }
     }
     QVERIFY(opened > 0 && refused > 0);
+}
+
+void TestCheckpoint::shardedIndexReportsMissingShard()
+{
+    auto cp = openCheckpoint(toStd(dataDir() + QStringLiteral("/fixtures/sharded_missing.bin.index.json")));
+    QVERIFY(cp);
+    QCOMPARE((*cp)->format, FileFormat::Sharded);
+    QCOMPARE((*cp)->shards.size(), std::size_t(3));
+    bool missingShard = false, totalSize = false;
+    for (const Warning &w : (*cp)->warnings) {
+        missingShard |= w.message.find("sharded_missing-00003-of-00003.bin") != std::string::npos
+            && w.message.find("cannot be read") != std::string::npos;
+        totalSize |= w.message.find("total_size") != std::string::npos;
+    }
+    QVERIFY(missingShard);
+    QVERIFY(totalSize);
+    // Every tensor knows its shard, and its bytes are located in that shard's file.
+    for (const StorageInfo &s : (*cp)->storages) {
+        QVERIFY(!s.shard.empty());
+        QVERIFY(s.file && s.dataOffset && *s.dataOffset + s.nbytes <= s.file->size());
+    }
 }
 
 QTEST_GUILESS_MAIN(TestCheckpoint)
