@@ -103,6 +103,19 @@ struct MetadataItem
     ObjectPath path;
 };
 
+// An optimizer state_dict found in the file ({"state": {id: {...}}, "param_groups": [...]}).
+struct OptimizerInfo
+{
+    ObjectPath path;
+    std::string type;                   // "Adam or AdamW", "SGD", ... as far as the state tells
+    std::size_t groups = 0;
+    std::size_t params = 0;             // ids across all groups
+    std::size_t withState = 0;
+    std::uint64_t stateBytes = 0;
+    std::vector<std::string> paramNames; // by id, when the mapping to state_dict keys is known
+    std::string mapping;                // how the names were found, or why not
+};
+
 struct ZipRecordInfo
 {
     std::string name;
@@ -148,6 +161,7 @@ struct Checkpoint
     std::vector<TensorRef> tensorRefs;  // every path that reaches a tensor, in walk order
     StateDictView stateDict;
     std::vector<MetadataItem> metadata;
+    std::vector<OptimizerInfo> optimizers;
     std::vector<Warning> warnings;
 };
 

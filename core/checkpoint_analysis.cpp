@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <map>
 #include <set>
 #include <unordered_set>
 
@@ -489,6 +491,87 @@ bool interestingKey(const std::string &key)
     return false;
 }
 
+bool isBufferName(const std::string &key)
+{
+    for (const char *suffix : {"running_mean", "running_var", "num_batches_tracked"})
+        if (key.size() >= std::strlen(suffix) && key.compare(key.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
+            return true;
+    return false;
+}
+
+// Optimizer ids are positions in model.parameters() order. Names come from 2.x's param_names,
+// or by replaying that order over the state_dict's parameters, accepted only when every state
+// tensor's shape matches the parameter it would belong to.
+void mapOptimizerParams(Checkpoint &cp, OptimizerInfo &info, ValueId state, const std::vector<ValueId> &groups)
+{
+    const ValueArena &a = cp.arena;
+    std::vector<std::int64_t> ids;
+    std::vector<std::string> given;
+    for (ValueId g : groups) {
+        const ValueId params = dictGet(a, g, "params");
+        const ValueId names = dictGet(a, g, "param_names");
+        if (!a.valid(params))
+            continue;
+        for (std::size_t i = 0; i < a[params].items.size(); ++i) {
+            const ValueId p = a[params].items[i];
+            ids.push_back(a.isInt(p) ? a[p].integer : -1);
+            if (a.valid(names) && i < a[names].items.size() && a.isString(a[names].items[i]))
+                given.push_back(a[a[names].items[i]].text);
+        }
+    }
+    info.params = ids.size();
+    if (!given.empty() && given.size() == ids.size()) {
+        info.paramNames = given;
+        info.mapping = "names recorded in param_groups (param_names)";
+        return;
+    }
+    if (!cp.stateDict.found) {
+        info.mapping = "no state_dict in the file to map the optimizer's ids to";
+        return;
+    }
+    std::vector<const StateDictEntry *> params;
+    for (const StateDictEntry &e : cp.stateDict.entries) {
+        if (e.tensor < 0 || e.isBuffer || isBufferName(e.key))
+            continue;
+        const std::string &dtype = cp.tensors[static_cast<std::size_t>(e.tensor)].dtype;
+        if (dtype.find("float") == std::string::npos && dtype.find("complex") == std::string::npos)
+            continue; // integer tensors are never trained parameters
+        params.push_back(&e);
+    }
+    if (params.size() != ids.size()) {
+        info.mapping = "not mapped: the optimizer has " + std::to_string(ids.size()) + " parameters, the state_dict "
+            + std::to_string(params.size()) + " trainable-looking tensors";
+        return;
+    }
+    std::size_t verified = 0;
+    for (const auto &[k, per] : a[state].entries) {
+        if (!a.isInt(k) || a[k].integer < 0 || static_cast<std::size_t>(a[k].integer) >= params.size())
+            continue;
+        const TensorInfo &param = cp.tensors[static_cast<std::size_t>(params[static_cast<std::size_t>(a[k].integer)]->tensor)];
+        bool checked = false;
+        if (a.valid(per) && a[per].kind == ValueKind::Dict)
+            for (const auto &[sk, sv] : a[per].entries) {
+                if (!isTensor(a, sv) || cp.tensors[a[sv].aux].shape.empty())
+                    continue;
+                if (cp.tensors[a[sv].aux].shape != param.shape) {
+                    info.mapping = "not mapped: the state of id " + std::to_string(a[k].integer) + " ("
+                        + keyText(a, sk) + " " + formatShape(cp.tensors[a[sv].aux].shape)
+                        + ") does not fit the parameter at that position (" + params[static_cast<std::size_t>(a[k].integer)]->key
+                        + " " + formatShape(param.shape) + ")";
+                    return;
+                }
+                checked = true;
+            }
+        verified += checked ? 1 : 0;
+    }
+    for (const StateDictEntry *e : params)
+        info.paramNames.push_back(e->key);
+    info.mapping = "by model.parameters() order; shapes verified for " + std::to_string(verified) + " of "
+        + std::to_string(ids.size());
+    if (verified == 0)
+        info.mapping += " (no state tensors to check: treat as a guess)";
+}
+
 void describeOptimizer(Checkpoint &cp, ValueId opt, const ObjectPath &path)
 {
     const ValueArena &a = cp.arena;
@@ -497,51 +580,89 @@ void describeOptimizer(Checkpoint &cp, ValueId opt, const ObjectPath &path)
     if (!a.valid(state) || !a.valid(groups) || a[state].kind != ValueKind::Dict
         || (a[groups].kind != ValueKind::List && a[groups].kind != ValueKind::Tuple))
         return;
+    OptimizerInfo info;
+    info.path = path;
     std::set<std::string> stateKeys;
-    std::uint64_t stateBytes = 0;
     for (const auto &[k, per] : a[state].entries) {
         if (!a.valid(per) || a[per].kind != ValueKind::Dict)
             continue;
         for (const auto &[sk, sv] : a[per].entries) {
             stateKeys.insert(keyText(a, sk));
             if (isTensor(a, sv))
-                stateBytes += cp.tensors[a[sv].aux].nbytes;
+                info.stateBytes += cp.tensors[a[sv].aux].nbytes;
         }
     }
     std::set<std::string> groupKeys;
-    std::size_t params = 0;
     std::vector<std::string> lrs;
     for (ValueId g : a[groups].items) {
         if (!a.valid(g) || a[g].kind != ValueKind::Dict)
             continue;
         for (const auto &[gk, gv] : a[g].entries) {
             groupKeys.insert(keyText(a, gk));
-            if (keyText(a, gk) == "params" && a.valid(gv))
-                params += a[gv].items.size();
             if (keyText(a, gk) == "lr")
                 lrs.push_back(scalarText(a, gv));
         }
     }
-    std::string type = "optimizer";
+    info.type = "optimizer";
     if (stateKeys.count("exp_avg") && stateKeys.count("exp_avg_sq"))
-        type = groupKeys.count("decoupled_weight_decay") ? "AdamW" : "Adam or AdamW";
+        info.type = groupKeys.count("decoupled_weight_decay") ? "AdamW" : "Adam or AdamW";
     else if (stateKeys.count("momentum_buffer") || groupKeys.count("nesterov"))
-        type = "SGD";
+        info.type = "SGD";
     else if (stateKeys.count("square_avg"))
-        type = groupKeys.count("alpha") ? "RMSprop" : "Adadelta";
+        info.type = groupKeys.count("alpha") ? "RMSprop" : "Adadelta";
     else if (stateKeys.count("sum"))
-        type = "Adagrad";
+        info.type = "Adagrad";
     else if (groupKeys.count("betas"))
-        type = "Adam-family";
-    std::string text = type + ": " + std::to_string(a[groups].items.size()) + " param group(s), "
-        + std::to_string(params) + " parameters, state for " + std::to_string(a[state].entries.size())
-        + " of them (" + formatBytes(stateBytes) + ")";
+        info.type = "Adam-family";
+    info.groups = a[groups].items.size();
+    info.withState = a[state].entries.size();
+    mapOptimizerParams(cp, info, state, a[groups].items);
+    std::string text = info.type + ": " + std::to_string(info.groups) + " param group(s), "
+        + std::to_string(info.params) + " parameters, state for " + std::to_string(info.withState) + " of them ("
+        + formatBytes(info.stateBytes) + ")";
     if (!lrs.empty()) {
         text += ", lr ";
         for (std::size_t i = 0; i < lrs.size(); ++i)
             text += (i ? ", " : "") + lrs[i];
     }
     cp.metadata.push_back({"optimizer", text, path});
+    cp.metadata.push_back({"optimizer ids -> keys", info.mapping, path});
+    cp.optimizers.push_back(std::move(info));
+}
+
+// Other dicts that mirror the state_dict (same keys after an optional prefix, same shapes): EMA
+// weights, a teacher copy, a second model.
+void findWeightCopies(Checkpoint &cp)
+{
+    const ValueArena &a = cp.arena;
+    if (!cp.stateDict.found || !a.valid(cp.root) || a[cp.root].kind != ValueKind::Dict)
+        return;
+    std::map<std::string, const TensorInfo *> live;
+    for (const StateDictEntry &e : cp.stateDict.entries)
+        if (e.tensor >= 0)
+            live.emplace(e.key, &cp.tensors[static_cast<std::size_t>(e.tensor)]);
+    const ValueId sdId = resolvePath(cp, cp.stateDict.path);
+    for (const auto &[k, v] : a[cp.root].entries) {
+        if (v == sdId || !looksLikeStateDict(a, v))
+            continue;
+        std::size_t same = 0;
+        for (const auto &[kk, vv] : a[v].entries) {
+            std::string key = keyText(a, kk);
+            if (key.rfind("module.", 0) == 0)
+                key = key.substr(7);
+            auto it = live.find(key);
+            if (it != live.end() && isTensor(a, vv) && cp.tensors[a[vv].aux].shape == it->second->shape)
+                ++same;
+        }
+        if (same * 10 < live.size() * 9)
+            continue;
+        const std::string name = keyText(a, k);
+        const bool ema = lower(name).find("ema") != std::string::npos || lower(name).find("average") != std::string::npos;
+        cp.metadata.push_back({ema ? "EMA weights" : "weight copy",
+                               "'" + name + "': " + std::to_string(a[v].entries.size()) + " entries, "
+                                   + std::to_string(same) + " with the state_dict's keys and shapes",
+                               {name}});
+    }
 }
 
 // "callbacks/ModelCheckpoint{'monitor': ...}/best_model_path": long keys shortened for display
@@ -784,6 +905,27 @@ void analyzeCheckpoint(Checkpoint &cp, const OpenOptions &options)
     if (cp.format == FileFormat::Sharded && cp.stateDict.found)
         cp.stateDict.source = std::to_string(cp.shards.size()) + " shards merged in order";
     collectMetadata(cp);
+    findWeightCopies(cp);
+    if (cp.format == FileFormat::TorchScript) {
+        std::size_t files = 0;
+        std::uint64_t bytes = 0;
+        std::string extras;
+        for (const ZipRecordInfo &r : cp.records) {
+            const auto code = r.name.find("/code/");
+            if (code != std::string::npos && r.name.size() > 3 && r.name.compare(r.name.size() - 3, 3, ".py") == 0) {
+                ++files;
+                bytes += r.size;
+            }
+            const auto extra = r.name.find("/extra/");
+            if (extra != std::string::npos)
+                extras += (extras.empty() ? "" : ", ") + r.name.substr(extra + 7) + " (" + formatBytes(r.size) + ")";
+        }
+        cp.metadata.push_back({"TorchScript code", std::to_string(files) + " files, " + formatBytes(bytes)
+                                                        + " (compiled and run by torch.jit.load; never by ptscope)",
+                               {}});
+        if (!extras.empty())
+            cp.metadata.push_back({"TorchScript extra files", extras, {}});
+    }
 }
 
 } // namespace ptscope::core

@@ -342,6 +342,16 @@ std::string infoJson(const Checkpoint &cp, const InfoJsonOptions &options)
     }
     w.endArray();
 
+    w.key("optimizers").beginArray();
+    for (const OptimizerInfo &o : cp.optimizers) {
+        w.beginObject().key("path").stringArray(o.path).field("type", o.type);
+        w.field("param_groups", static_cast<std::uint64_t>(o.groups)).field("params", static_cast<std::uint64_t>(o.params));
+        w.field("params_with_state", static_cast<std::uint64_t>(o.withState)).field("state_nbytes", o.stateBytes);
+        w.key("param_names").stringArray(o.paramNames).field("mapping", o.mapping);
+        w.endObject();
+    }
+    w.endArray();
+
     std::map<std::pair<std::string, std::string>, std::uint64_t> globals;
     for (const GlobalUse &g : cp.globals)
         ++globals[{g.module, g.name}];

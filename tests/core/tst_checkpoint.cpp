@@ -88,6 +88,7 @@ private Q_SLOTS:
     void jsonIsValidForEveryFixture();
     void corruptedFilesNeverCrash();
     void shardedIndexReportsMissingShard();
+    void optimizerIdsMapToParameters();
 };
 
 void TestCheckpoint::fixtures_data()
@@ -454,6 +455,22 @@ void TestCheckpoint::shardedIndexReportsMissingShard()
         QVERIFY(!s.shard.empty());
         QVERIFY(s.file && s.dataOffset && *s.dataOffset + s.nbytes <= s.file->size());
     }
+}
+
+void TestCheckpoint::optimizerIdsMapToParameters()
+{
+    // Adam after two steps: every id has exp_avg shaped like its parameter, so the order-based
+    // mapping is verified for all of them; buffers (running stats, num_batches_tracked) are skipped.
+    auto cp = openCheckpoint(toStd(dataDir() + QStringLiteral("/fixtures/training_checkpoint.pt")));
+    QVERIFY(cp);
+    QCOMPARE((*cp)->optimizers.size(), std::size_t(1));
+    const OptimizerInfo &o = (*cp)->optimizers[0];
+    QCOMPARE(o.paramNames.size(), o.params);
+    QVERIFY2(o.mapping.find("verified for " + std::to_string(o.params) + " of") != std::string::npos, o.mapping.c_str());
+    for (const std::string &name : o.paramNames) {
+        QVERIFY(name.find("running_") == std::string::npos && name.find("num_batches") == std::string::npos);
+    }
+    QCOMPARE(o.paramNames.front(), (*cp)->stateDict.entries.front().key);
 }
 
 QTEST_GUILESS_MAIN(TestCheckpoint)
