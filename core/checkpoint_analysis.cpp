@@ -363,6 +363,14 @@ void markParameters(Checkpoint &cp)
             cp.tensors[static_cast<std::size_t>(e.tensor)].isParameter = true;
 }
 
+// A breadth-first work item over the object tree.
+struct QueueItem
+{
+    ValueId id;
+    ObjectPath path;
+    int depth;
+};
+
 void findStateDict(Checkpoint &cp)
 {
     ValueArena &a = cp.arena;
@@ -422,16 +430,10 @@ void findStateDict(Checkpoint &cp)
     ValueId best = kNoValue;
     ObjectPath bestPath;
     std::size_t bestCount = 0;
-    struct Item
-    {
-        ValueId id;
-        ObjectPath path;
-        int depth;
-    };
-    std::vector<Item> queue{{cp.root, {}, 0}};
+    std::vector<QueueItem> queue{{cp.root, {}, 0}};
     std::unordered_set<ValueId> seen;
     for (std::size_t i = 0; i < queue.size() && i < 10000; ++i) {
-        Item item = queue[i];
+        QueueItem item = queue[i];
         if (!seen.insert(item.id).second)
             continue;
         const std::size_t n = tensorCount(a, item.id);
@@ -683,16 +685,10 @@ void collectMetadata(Checkpoint &cp)
     const ValueArena &a = cp.arena;
     if (!a.valid(cp.root) || a[cp.root].kind != ValueKind::Dict)
         return;
-    struct Item
-    {
-        ValueId id;
-        ObjectPath path;
-        int depth;
-    };
-    std::vector<Item> queue{{cp.root, {}, 0}};
+    std::vector<QueueItem> queue{{cp.root, {}, 0}};
     std::unordered_set<ValueId> seen;
     for (std::size_t i = 0; i < queue.size() && i < 2000 && cp.metadata.size() < 100; ++i) {
-        const Item item = queue[i];
+        const QueueItem item = queue[i];
         if (!seen.insert(item.id).second)
             continue;
         const Value &v = a[item.id];

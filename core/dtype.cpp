@@ -82,11 +82,11 @@ const DtypeInfo *dtypeByName(std::string_view torchName)
     return nullptr;
 }
 
-const DtypeInfo *dtypeByStorageClass(std::string_view className)
+namespace {
+
+// "FloatStorage" / "FloatTensor" -> the dtype whose c10 ScalarType is "Float".
+const DtypeInfo *byScalarTypeStem(std::string_view className, std::string_view suffix)
 {
-    constexpr std::string_view suffix = "Storage";
-    if (className == "UntypedStorage" || className == "_UntypedStorage")
-        return dtypeByName("uint8");
     if (className.size() <= suffix.size() || className.substr(className.size() - suffix.size()) != suffix)
         return nullptr;
     const std::string_view stem = className.substr(0, className.size() - suffix.size());
@@ -96,16 +96,18 @@ const DtypeInfo *dtypeByStorageClass(std::string_view className)
     return nullptr;
 }
 
+} // namespace
+
+const DtypeInfo *dtypeByStorageClass(std::string_view className)
+{
+    if (className == "UntypedStorage" || className == "_UntypedStorage")
+        return dtypeByName("uint8");
+    return byScalarTypeStem(className, "Storage");
+}
+
 const DtypeInfo *dtypeByTensorClass(std::string_view className)
 {
-    constexpr std::string_view suffix = "Tensor";
-    if (className.size() <= suffix.size() || className.substr(className.size() - suffix.size()) != suffix)
-        return nullptr;
-    const std::string_view stem = className.substr(0, className.size() - suffix.size());
-    for (const auto &d : kDtypes)
-        if (d.scalarType == stem)
-            return &d;
-    return nullptr;
+    return byScalarTypeStem(className, "Tensor");
 }
 
 } // namespace ptscope::core

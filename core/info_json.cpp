@@ -63,6 +63,18 @@ struct ObjectWriter
     std::uint64_t budget = 200000;
     std::unordered_map<ValueId, ObjectPath> expanded;
 
+    // Dict-like entries as [{"key": text, "value": node}], keys as they appear in paths.
+    void writeEntries(const std::vector<std::pair<ValueId, ValueId>> &entries, const ObjectPath &path, int depth)
+    {
+        for (const auto &[k, val] : entries) {
+            ObjectPath p = path;
+            p.push_back(keyText(cp.arena, k));
+            w.beginObject().field("key", p.back()).key("value");
+            write(val, p, depth + 1);
+            w.endObject();
+        }
+    }
+
     void write(ValueId id, const ObjectPath &path, int depth)
     {
         const ValueArena &a = cp.arena;
@@ -120,13 +132,7 @@ struct ObjectWriter
             if (!v.text.empty())
                 w.field("class", v.text);
             w.key("items").beginArray();
-            for (const auto &[k, val] : v.entries) {
-                ObjectPath p = path;
-                p.push_back(keyText(a, k));
-                w.beginObject().field("key", p.back()).key("value");
-                write(val, p, depth + 1);
-                w.endObject();
-            }
+            writeEntries(v.entries, path, depth);
             w.endArray();
             if (a.valid(v.state)) {
                 ObjectPath p = path;
@@ -182,13 +188,7 @@ struct ObjectWriter
                     p.push_back(std::to_string(i));
                     write(v.items[i], p, depth + 1);
                 }
-                for (const auto &[k, val] : v.entries) {
-                    ObjectPath p = path;
-                    p.push_back(keyText(a, k));
-                    w.beginObject().field("key", p.back()).key("value");
-                    write(val, p, depth + 1);
-                    w.endObject();
-                }
+                writeEntries(v.entries, path, depth);
                 w.endArray();
             }
             break;
