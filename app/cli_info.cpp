@@ -2,10 +2,13 @@
 // SPDX-License-Identifier: MIT
 // ptscope-cli info: what is in a file.
 #include "checkpoint.h"
+#include "checkpoint_analysis.h"
 #include "cli_common.h"
 #include "info_json.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -134,20 +137,100 @@ void printInfo(const Checkpoint &cp, const Style &s)
     }
 }
 
+// The whole object tree, like `tree`: shared containers are printed once and referred to after.
+void printTree(const Checkpoint &cp, int maxDepth, std::size_t maxChildren)
+{
+    struct Frame
+    {
+        ValueId id;          // kNoValue: an elision line
+        std::string label;
+        std::string indent;  // prefix for this node's children
+        std::string branch;  // prefix for this node's own line
+        int depth;
+    };
+    std::vector<Frame> stack{{cp.root, "(root)", "", "", 0}};
+    std::map<ValueId, std::string> printed;
+    std::size_t lines = 0;
+    while (!stack.empty()) {
+        Frame f = std::move(stack.back());
+        stack.pop_back();
+        if (++lines > 100000) {
+            std::printf("... (tree cut at 100000 lines)\n");
+            return;
+        }
+        if (f.id == kNoValue) {
+            std::printf("%s%s\n", f.branch.c_str(), f.label.c_str());
+            continue;
+        }
+        if (auto seen = printed.find(f.id); seen != printed.end()) {
+            std::printf("%s%s: (same object as %s)\n", f.branch.c_str(), f.label.c_str(), seen->second.c_str());
+            continue;
+        }
+        const auto children = valueChildren(cp, f.id);
+        if (!children.empty())
+            printed.emplace(f.id, f.label);
+        std::printf("%s%s: %s\n", f.branch.c_str(), f.label.c_str(), valueSummary(cp, f.id).c_str());
+        if (children.empty() || cp.arena[f.id].kind == ValueKind::Tensor)
+            continue;
+        if (f.depth >= maxDepth) {
+            std::printf("%s└─ ... (%zu inside; more with --depth)\n", f.indent.c_str(), children.size());
+            continue;
+        }
+        const std::size_t shown = std::min(children.size(), maxChildren);
+        const bool elided = shown < children.size();
+        std::vector<Frame> next;
+        for (std::size_t i = 0; i < shown; ++i) {
+            const bool last = i + 1 == shown && !elided;
+            next.push_back({children[i].second, children[i].first, f.indent + (last ? "   " : "│  "),
+                            f.indent + (last ? "└─ " : "├─ "), f.depth + 1});
+        }
+        if (elided)
+            next.push_back({kNoValue, "... " + std::to_string(children.size() - shown) + " more (--max-children)", "",
+                            f.indent + "└─ ", f.depth + 1});
+        for (auto it = next.rbegin(); it != next.rend(); ++it)
+            stack.push_back(std::move(*it));
+    }
+}
+
 } // namespace
 
 int runInfo(const std::vector<std::string> &args)
 {
     bool json = false;
     bool objects = true;
+    bool tree = false;
+    int depth = 6;
+    std::size_t maxChildren = 50;
     std::string file;
-    for (const auto &a : args) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string &a = args[i];
+        auto number = [&](const char *option, long min, long max, long &out) {
+            char *end = nullptr;
+            if (i + 1 >= args.size() || (out = std::strtol(args[i + 1].c_str(), &end, 10), *end) || out < min
+                || out > max) {
+                std::fprintf(stderr, "ptscope-cli info: %s takes a number from %ld to %ld\n", option, min, max);
+                return false;
+            }
+            ++i;
+            return true;
+        };
+        long n = 0;
         if (a == "--json")
             json = true;
         else if (a == "--no-objects")
             objects = false;
-        else if (a == "-h" || a == "--help") {
-            std::printf("Usage: ptscope-cli info [--json] [--no-objects] FILE\n");
+        else if (a == "--tree")
+            tree = true;
+        else if (a == "--depth") {
+            if (!number("--depth", 0, 1000, n))
+                return kExitUsage;
+            depth = static_cast<int>(n);
+        } else if (a == "--max-children") {
+            if (!number("--max-children", 1, 10000000, n))
+                return kExitUsage;
+            maxChildren = static_cast<std::size_t>(n);
+        } else if (a == "-h" || a == "--help") {
+            std::printf("Usage: ptscope-cli info [--json [--no-objects]] [--tree [--depth N] [--max-children N]] FILE\n");
             return kExitOk;
         } else if (!a.empty() && a[0] == '-' && a != "-") {
             std::fprintf(stderr, "ptscope-cli info: unknown option '%s'\n", a.c_str());
@@ -173,6 +256,8 @@ int runInfo(const std::vector<std::string> &args)
         options.includeObjects = objects;
         const std::string out = infoJson(**cp, options);
         std::fwrite(out.data(), 1, out.size(), stdout);
+    } else if (tree) {
+        printTree(**cp, depth, maxChildren);
     } else {
         printInfo(**cp, terminalStyle());
     }

@@ -771,6 +771,114 @@ std::string keyText(const ValueArena &arena, ValueId key)
     }
 }
 
+std::vector<std::pair<std::string, ValueId>> valueChildren(const Checkpoint &cp, ValueId id)
+{
+    std::vector<std::pair<std::string, ValueId>> out;
+    const ValueArena &a = cp.arena;
+    if (!a.valid(id))
+        return out;
+    const Value &v = a[id];
+    switch (v.kind) {
+    case ValueKind::Dict:
+        for (const auto &[k, val] : v.entries)
+            out.emplace_back(keyText(a, k), val);
+        break;
+    case ValueKind::List:
+    case ValueKind::Tuple:
+    case ValueKind::Set:
+    case ValueKind::FrozenSet:
+        for (std::size_t i = 0; i < v.items.size(); ++i)
+            out.emplace_back(std::to_string(i), v.items[i]);
+        break;
+    case ValueKind::Object:
+        out = objectAttributes(a, id);
+        for (std::size_t i = 0; i < v.items.size(); ++i)
+            out.emplace_back(std::to_string(i), v.items[i]);
+        for (const auto &[k, val] : v.entries)
+            out.emplace_back(keyText(a, k), val);
+        if (out.empty() && a.valid(v.args) && a[v.args].kind == ValueKind::Tuple)
+            for (std::size_t i = 0; i < a[v.args].items.size(); ++i)
+                out.emplace_back("(args)/" + std::to_string(i), a[v.args].items[i]);
+        break;
+    default: break;
+    }
+    return out;
+}
+
+std::string valueSummary(const Checkpoint &cp, ValueId id)
+{
+    const ValueArena &a = cp.arena;
+    if (!a.valid(id))
+        return "?";
+    const Value &v = a[id];
+    auto count = [](std::size_t n, const char *what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); };
+    switch (v.kind) {
+    case ValueKind::None: return "None";
+    case ValueKind::Bool: return v.boolean ? "True" : "False";
+    case ValueKind::Int: return (v.name.empty() ? std::string("int ") : v.name + " ") + std::to_string(v.integer);
+    case ValueKind::BigInt: return "int " + v.text;
+    case ValueKind::Float: return (v.name.empty() ? std::string("float ") : v.name + " ") + formatFloat(v.real);
+    case ValueKind::Complex: return "complex " + scalarText(a, id);
+    case ValueKind::String:
+        return "str '" + (v.text.size() > 80 ? v.text.substr(0, 77) + "..." : v.text) + "'";
+    case ValueKind::Bytes: return "bytes, " + formatBytes(v.text.size());
+    case ValueKind::ByteArray: return "bytearray, " + formatBytes(v.text.size());
+    case ValueKind::List: return "list, " + count(v.items.size(), "item");
+    case ValueKind::Tuple: return "tuple, " + count(v.items.size(), "item");
+    case ValueKind::Set: return "set, " + count(v.items.size(), "item");
+    case ValueKind::FrozenSet: return "frozenset, " + count(v.items.size(), "item");
+    case ValueKind::Dict: {
+        const std::string cls = v.text.empty() ? std::string("dict")
+                                               : v.text.substr(v.text.rfind('.') == std::string::npos ? 0 : v.text.rfind('.') + 1);
+        std::size_t tensors = 0;
+        for (const auto &[k, val] : v.entries)
+            tensors += isTensor(a, val) ? 1 : 0;
+        return cls + ", " + std::to_string(v.entries.size()) + (v.entries.size() == 1 ? " entry" : " entries")
+            + (tensors ? " (" + count(tensors, "tensor") + ")" : "");
+    }
+    case ValueKind::Global: return "global " + v.text + "." + v.name;
+    case ValueKind::Object: {
+        if (!v.name.empty())
+            return v.name; // e.g. a NumPy array's summary
+        std::string cls = className(a, id);
+        if (cls.empty())
+            cls = "object";
+        const std::size_t attrs = objectAttributes(a, id).size();
+        if (isModuleObject(a, id))
+            return cls + " (nn.Module)";
+        return attrs ? cls + ", " + count(attrs, "attribute") : cls + " object";
+    }
+    case ValueKind::PersistentId: return "persistent id";
+    case ValueKind::Tensor: {
+        const TensorInfo &t = cp.tensors[v.aux];
+        std::string s = (t.isParameter ? "Parameter " : "") + t.dtype;
+        if (t.layout != "strided")
+            s += " " + t.layout;
+        s += " " + formatShape(t.shape) + ", " + formatBytes(t.nbytes);
+        if (!t.device.empty() && t.device != "cpu")
+            s += ", " + t.device;
+        if (t.storage >= 0 && cp.storages[static_cast<std::size_t>(t.storage)].tensors.size() > 1)
+            s += ", shares storage " + cp.storages[static_cast<std::size_t>(t.storage)].id;
+        return s;
+    }
+    case ValueKind::Storage: {
+        const StorageInfo &s = cp.storages[v.aux];
+        return "storage " + s.id + ", " + s.dtype + " x " + std::to_string(s.numel);
+    }
+    case ValueKind::TorchSize: {
+        std::vector<std::int64_t> dims;
+        for (ValueId d : v.items)
+            dims.push_back(a.valid(d) ? a[d].integer : 0);
+        return "torch.Size(" + formatShape(dims) + ")";
+    }
+    case ValueKind::Device: return "torch.device('" + v.text + "')";
+    case ValueKind::Dtype: return "torch." + v.text;
+    case ValueKind::Layout: return "torch." + v.text;
+    case ValueKind::QScheme: return "torch." + v.text;
+    }
+    return "?";
+}
+
 ValueId resolvePath(const Checkpoint &cp, const ObjectPath &path)
 {
     const ValueArena &a = cp.arena;

@@ -54,6 +54,7 @@ private Q_SLOTS:
     void versionSaysBackend();
     void infoJsonContract();
     void infoHumanReadable();
+    void infoTree();
     void unreadableFiles_data();
     void unreadableFiles();
 };
@@ -131,6 +132,20 @@ void TestCli::infoHumanReadable()
     QVERIFY2(r.out.contains("torch-zip"), r.out.constData());
     QVERIFY2(r.out.contains("State dict"), r.out.constData());
     QVERIFY2(r.out.contains("epoch"), r.out.constData());
+}
+
+void TestCli::infoTree()
+{
+    const Run r = runCli({QStringLiteral("info"), QStringLiteral("--tree"), QStringLiteral("--max-children"),
+                          QStringLiteral("3"), fixture(QStringLiteral("training_checkpoint.pt"))});
+    QCOMPARE(r.exitCode, 0);
+    const QString out = QString::fromUtf8(r.out);
+    QVERIFY2(out.startsWith(QStringLiteral("(root): dict, ")), qPrintable(out));
+    QVERIFY2(out.contains(QStringLiteral("├─ epoch: int 12")), qPrintable(out));
+    QVERIFY2(out.contains(QStringLiteral("more (--max-children)")), qPrintable(out));
+    const Run bad = runCli({QStringLiteral("info"), QStringLiteral("--tree"), QStringLiteral("--depth"),
+                            QStringLiteral("x"), fixture(QStringLiteral("training_checkpoint.pt"))});
+    QCOMPARE(bad.exitCode, 2);
 }
 
 void TestCli::unreadableFiles_data()
