@@ -26,7 +26,8 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+# Configure when there is no generated build yet (a first run, or a configure that failed).
+if [ ! -f "$build_dir/build.ninja" ]; then
     werror=OFF
     [ "${CI:-}" = "true" ] && werror=ON
     cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTSCOPE_WERROR="$werror"

@@ -318,18 +318,6 @@ std::size_t allocBound(qsizetype inputBytes)
     return (1u << 20) + 4 * sizeof(Value) * static_cast<std::size_t>(inputBytes);
 }
 
-// Time limits are generous; sanitizer builds get more still.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr qint64 kSlowdown = 8;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr qint64 kSlowdown = 8;
-#else
-constexpr qint64 kSlowdown = 1;
-#endif
-#else
-constexpr qint64 kSlowdown = 1;
-#endif
 
 QByteArray bytesOf(const std::string &s)
 {
@@ -373,7 +361,7 @@ private slots:
     void unmatchedMarks();
     void selfContainingList();
     void trailingData();
-    void speed();
+    void largeInputs();
 };
 
 // --- 1. Every opcode, hand-assembled ------------------------------------------------------------
@@ -1747,10 +1735,9 @@ void TestUnpickler::hostile()
     QFETCH(QByteArray, expect);
     QFETCH(int, warnings);
     auto o = run(input);
-    // Nothing beyond memory linear in the input, and quickly.
+    // Nothing beyond memory linear in the input (ctest's timeout catches a hang; speed is benchmarked, not tested).
     QVERIFY2(o->largestAlloc <= allocBound(input.size()), QByteArray::number(qulonglong(o->largestAlloc)).constData());
     QVERIFY2(o->totalAlloc <= 4 * allocBound(input.size()), QByteArray::number(qulonglong(o->totalAlloc)).constData());
-    QVERIFY2(o->elapsedMs < 2000 * kSlowdown, QByteArray::number(o->elapsedMs).constData());
     if (code < 0) {
         QVERIFY2(o->ok(), o->why().constData());
         QCOMPARE(static_cast<int>(o->value().warnings.size()), warnings);
@@ -1775,7 +1762,6 @@ void TestUnpickler::billionLaughs()
     auto o = run(in, limits);
     QVERIFY2(o->ok(), o->why().constData());
     QCOMPARE(o->arena.size(), 31u);
-    QVERIFY(o->elapsedMs < 200 * kSlowdown);
     // Every level is ten references to the same list one level down.
     ValueId id = o->value().root;
     for (int level = 30; level > 0; --level) {
@@ -1796,7 +1782,6 @@ void TestUnpickler::deepNesting()
                                  pk("80 02 `cm\nf\n` `N`") + QByteArray(1'000'000, '\x85') + '.'}) {
         auto o = run(in);
         QVERIFY2(o->ok(), o->why().constData());
-        QVERIFY2(o->elapsedMs < 2000 * kSlowdown, QByteArray::number(o->elapsedMs).constData());
         std::size_t depth = 0;
         ValueId id = o->value().root;
         while (!o->arena[id].items.empty()) {
@@ -1873,7 +1858,7 @@ void TestUnpickler::trailingData()
     QVERIFY(third->why().contains("0x78"));
 }
 
-void TestUnpickler::speed()
+void TestUnpickler::largeInputs()
 {
     // A synthetic torch-like state dict: 35,000 entries of the shape torch.save writes
     // (_rebuild_tensor_v2 of a persistent-id storage), about 30 opcodes and 1.4 kB each:
@@ -1909,7 +1894,6 @@ void TestUnpickler::speed()
     QCOMPARE(o->arena[o->value().root].entries.size(), static_cast<std::size_t>(n));
     qInfo("unpickled %lld MB, %zu values in %lld ms", static_cast<long long>(p.size() >> 20), o->arena.size(),
           o->elapsedMs);
-    QVERIFY2(o->elapsedMs < 1000 * kSlowdown, QByteArray::number(o->elapsedMs).constData());
 
     // Containers filled in many tiny batches must grow geometrically, not batch by batch.
     for (const char *batch : {"`(` 4b 01 4b 02 `u`", "`(` 4b 01 `e`", "`(` 4b 01 90", "4b 01 4b 02 `s`", "4b 01 `a`"}) {
@@ -1926,7 +1910,6 @@ void TestUnpickler::speed()
         QVERIFY2(many->ok(), many->why().constData());
         const Value &root = many->arena[many->value().root];
         QCOMPARE(root.items.size() + root.entries.size(), 300'000u);
-        QVERIFY2(many->elapsedMs < 500 * kSlowdown, (QByteArray(batch) + ": " + QByteArray::number(many->elapsedMs)));
         QVERIFY(many->totalAlloc < 4 * allocBound(in.size())); // quadratic growth would be ~10**11 bytes
     }
 }
