@@ -21,6 +21,7 @@ void printUsage(FILE *out)
                  "\n"
                  "Commands:\n"
                  "  info [--json] [--no-objects] FILE   what is in a file: tensors, the state_dict, metadata\n"
+                 "  stats [--json] [--bins N] [--backend B] [--match GLOB] FILE   min/max/mean/std, NaN/Inf, histograms\n"
                  "\n"
                  "Options:\n"
                  "  -h, --help      show this help\n"
@@ -64,6 +65,8 @@ int main(int argc, char **argv)
     }
     if (command == "info")
         return runInfo(args);
+    if (command == "stats")
+        return runStats(args);
     std::fprintf(stderr, "ptscope-cli: unknown command '%s' (try --help)\n", command.c_str());
     return kExitUsage;
 }

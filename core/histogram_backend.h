@@ -1,0 +1,124 @@
+// SPDX-FileCopyrightText: 2026 The ptscope authors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The compute boundary between the core and its backends (CPU here, CUDA in ptscope_cuda). Only
+// standard types appear here so a backend can be built without Qt and without the checkpoint model.
+//
+// Binning rule, shared by every backend so that they give identical counts. It is torch.histc's CPU
+// kernel in torch 1.13 (LINEAR_INTERPOLATION), evaluated in double, verified against torch 1.13:
+//     skip x unless lo <= x <= hi (NaN and values outside the range are skipped);
+//     bin = (int64) (((x - lo) / (hi - lo)) * bins);   // three IEEE double operations, in this order
+//     if (bin >= bins) bin = bins - 1;                  // the maximum belongs to the last bin
+// Do not precompute bins / (hi - lo), and do not fuse into an FMA: either moves values that sit on bin
+// edges. (Later torch versions multiply first, (x - lo) * bins / (hi - lo); the two orders disagree on
+// about 2% of values placed exactly on an edge.) lo and hi are the first and last of torch's
+// linspace(min, max, bins + 1) edges, which the core computes (histcEdges in tensor_stats.h): hi can be
+// one ulp away from the data maximum.
+//
+// Log-magnitude bins are equal-width in log10(|x|) space, but elements are placed by comparing |x|
+// against edges precomputed once on the host (BinSpec::edges, |x| units), so no backend depends on
+// its own log10 rounding: bin = (index of the last edge <= |x|), the last edge belongs to the last
+// bin; zeros, NaN and Inf are skipped.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ptscope::core {
+
+// A cursor over a sequence of elements already converted to double. Each worker thread gets its own.
+class ElementCursor
+{
+public:
+    virtual ~ElementCursor() = default;
+    virtual void seek(std::uint64_t index) = 0;
+    // Writes up to out.size() next elements; returns how many (0 at the end or on a read error).
+    virtual std::size_t read(std::span<double> out) = 0;
+};
+
+// The elements to summarise: one tensor or the concatenation of several.
+class ElementSource
+{
+public:
+    virtual ~ElementSource() = default;
+    virtual std::uint64_t size() const = 0;
+    virtual std::unique_ptr<ElementCursor> cursor() const = 0;
+};
+
+// First-pass result: counts, extrema and moments over the finite values. `mean` and `m2` (sum of
+// squared deviations from the mean) are merged with Chan et al.'s pairwise update, which keeps
+// std accurate when |mean| >> std.
+struct MomentSummary
+{
+    std::uint64_t count = 0;  // finite values
+    std::uint64_t nan = 0;
+    std::uint64_t posInf = 0;
+    std::uint64_t negInf = 0;
+    std::uint64_t zeros = 0;  // +0 and -0
+    double min = std::numeric_limits<double>::infinity();
+    double max = -std::numeric_limits<double>::infinity();
+    double minAbs = std::numeric_limits<double>::infinity(); // smallest non-zero finite |x|
+    double maxAbs = 0.0;
+    double mean = 0.0;
+    double m2 = 0.0;
+
+    void merge(const MomentSummary &other);
+};
+
+struct BinSpec
+{
+    std::uint32_t bins = 0;     // 0: no linear histogram
+    double lo = 0.0;
+    double hi = 0.0;
+    std::vector<double> logEdges; // log-magnitude histogram: logBins + 1 increasing |x| edges; empty: none
+};
+
+struct BinCounts
+{
+    std::vector<std::uint64_t> counts;    // bins
+    std::vector<std::uint64_t> logCounts; // logEdges.size() - 1
+};
+
+// Called from the thread that called the backend, with monotonically increasing `done`; returning
+// false cancels the work.
+using ProgressFn = std::function<bool(std::uint64_t done, std::uint64_t total)>;
+
+enum class BackendStatus { Ok, Cancelled, Failed };
+
+class HistogramBackend
+{
+public:
+    virtual ~HistogramBackend() = default;
+    virtual std::string name() const = 0; // "cpu", "cuda"
+
+    // Pass 1. `progressBase`/`progressTotal` let a caller run both passes under one progress bar.
+    virtual BackendStatus summarize(const ElementSource &source, MomentSummary &out, const ProgressFn &progress,
+                                    std::uint64_t progressBase, std::uint64_t progressTotal, std::string *error)
+        = 0;
+    // Pass 2: counts under `spec` (see the binning rule at the top of this file).
+    virtual BackendStatus histogram(const ElementSource &source, const BinSpec &spec, BinCounts &out,
+                                    const ProgressFn &progress, std::uint64_t progressBase,
+                                    std::uint64_t progressTotal, std::string *error)
+        = 0;
+};
+
+// The reference backend: all cores (threads = 0 means std::thread::hardware_concurrency()).
+// Results are identical for every thread count: chunk partials are merged in chunk order.
+std::unique_ptr<HistogramBackend> makeCpuHistogramBackend(unsigned threads = 0);
+
+// The bin of x under the linear rule above, or -1 when x is skipped. Exposed so that tests and
+// other backends can check themselves against the exact formula.
+inline std::int64_t histcBin(double x, double lo, double hi, std::uint32_t bins)
+{
+    if (!(x >= lo && x <= hi))
+        return -1;
+    auto pos = static_cast<std::int64_t>(((x - lo) / (hi - lo)) * static_cast<double>(bins));
+    return pos >= static_cast<std::int64_t>(bins) ? static_cast<std::int64_t>(bins) - 1 : pos;
+}
+
+} // namespace ptscope::core
