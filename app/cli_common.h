@@ -36,5 +36,6 @@ void printTable(const std::vector<std::vector<std::string>> &rows, const Style &
 // Each command: argv after the command name; returns the exit code.
 int runInfo(const std::vector<std::string> &args);
 int runStats(const std::vector<std::string> &args);
+int runDiff(const std::vector<std::string> &args);
 
 } // namespace ptscope::cli

@@ -39,6 +39,8 @@ std::string formatFloat(double v)
     return s;
 }
 
+} // namespace
+
 // Attributes of an object as Python would see them in its __dict__ (BUILD state), plus the items
 // a dict or list subclass received.
 Attributes objectAttributes(const ValueArena &arena, ValueId id)
@@ -133,6 +135,8 @@ bool isModuleObject(const ValueArena &arena, ValueId id)
     return arena.valid(params) && arena[params].kind == ValueKind::Dict && arena.valid(modules)
         && arena[modules].kind == ValueKind::Dict;
 }
+
+namespace {
 
 bool isTensor(const ValueArena &arena, ValueId id)
 {

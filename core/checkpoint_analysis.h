@@ -4,6 +4,8 @@
 
 #include "checkpoint.h"
 
+#include <string_view>
+
 namespace ptscope::core {
 
 class ZipArchive;
@@ -29,5 +31,19 @@ std::vector<std::pair<std::string, ValueId>> valueChildren(const Checkpoint &cp,
 
 // The text a dict key gets in an ObjectPath ("3" for an int key, the string itself for a str key).
 std::string keyText(const ValueArena &arena, ValueId key);
+
+// Object helpers shared with the load_state_dict emulation.
+// An object's __dict__ (BUILD state) as (name, value) pairs, slots included.
+std::vector<std::pair<std::string, ValueId>> objectAttributes(const ValueArena &arena, ValueId id);
+// One attribute of an object's __dict__; kNoValue when absent.
+ValueId attribute(const ValueArena &arena, ValueId id, std::string_view name);
+// A dict's value for a str key; kNoValue when absent.
+ValueId dictGet(const ValueArena &arena, ValueId dictId, std::string_view key);
+// "module.Name" of the class an object was built from; empty when not an object of a global.
+std::string className(const ValueArena &arena, ValueId id);
+// torch.compile's OptimizedModule(orig_module, ctx): the wrapped module, else kNoValue.
+ValueId compiledInner(const ValueArena &arena, ValueId id);
+// An nn.Module pickled whole (an object with _parameters and _modules dicts, or an OptimizedModule).
+bool isModuleObject(const ValueArena &arena, ValueId id);
 
 } // namespace ptscope::core

@@ -1,0 +1,464 @@
+// SPDX-FileCopyrightText: 2026 The ptscope authors
+// SPDX-License-Identifier: MIT
+// ptscope-cli diff: what target_model.load_state_dict(torch.load(SOURCE)) does, why, and how to fix it.
+#include "checkpoint.h"
+#include "checkpoint_analysis.h"
+#include "cli_common.h"
+#include "diff_explain.h"
+#include "json_writer.h"
+#include "load_state_dict.h"
+#include "value_compare.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace ptscope::core;
+
+namespace ptscope::cli {
+
+namespace {
+
+constexpr const char *kUsage
+    = "Usage: ptscope-cli diff [--json] [--source-key PATH] [--target-key PATH] [--torch 1.13|2] [--no-values]\n"
+      "                        SOURCE TARGET\n"
+      "\n"
+      "Explains target_model.load_state_dict(torch.load(SOURCE)) exactly as torch would: whether strict=True\n"
+      "succeeds, the lines torch prints, what strict=False returns, why the keys differ and how to fix it.\n"
+      "\n"
+      "  SOURCE             the checkpoint being loaded (a state_dict, a training checkpoint, a whole model, ...)\n"
+      "  TARGET             stands for the model: a saved fresh state_dict, another checkpoint, a TorchScript\n"
+      "                     file, a whole-model pickle, or a JSON manifest (docs/manifest.md)\n"
+      "  --source-key PATH  where the state dict is in SOURCE, slash-separated (e.g. model_state_dict)\n"
+      "  --target-key PATH  the same for TARGET\n"
+      "  --torch 1.13|2     whose load_state_dict rules (default 2: the newest)\n"
+      "  --no-values        skip the numeric comparison of the tensors both sides hold\n"
+      "  --json             the scripting contract's document\n";
+
+ObjectPath splitPath(const std::string &s)
+{
+    ObjectPath p;
+    std::size_t pos = 0;
+    while (pos <= s.size()) {
+        const auto slash = s.find('/', pos);
+        const std::string step = s.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
+        if (!step.empty())
+            p.push_back(step);
+        if (slash == std::string::npos)
+            break;
+        pos = slash + 1;
+    }
+    return p;
+}
+
+struct ValueRow
+{
+    std::string key;
+    std::optional<ValueComparison> cmp;
+    std::string problem;
+};
+
+std::vector<ValueRow> compareValues(const Checkpoint &source, const SourceStateDict &sd, const Checkpoint *target,
+    const ModelStructure &model, const LoadOutcome &o)
+{
+    std::vector<ValueRow> rows;
+    if (!target)
+        return rows;
+    for (const LoadedTensor &l : o.loaded) {
+        if (l.sourceEntry < 0 || l.firstElementOnly)
+            continue;
+        const SourceEntry &e = sd.entries[static_cast<std::size_t>(l.sourceEntry)];
+        const ModuleSlot &slot
+            = model.modules[static_cast<std::size_t>(l.module)].slots[static_cast<std::size_t>(l.slot)];
+        if (e.tensor < 0 || slot.tensor < 0)
+            continue;
+        ValueRow row;
+        row.key = l.key;
+        auto r = compareTensorValues(
+            source, static_cast<std::uint32_t>(e.tensor), *target, static_cast<std::uint32_t>(slot.tensor));
+        if (r)
+            row.cmp = *r;
+        else
+            row.problem = r.error().message;
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+void writeOutcomeCore(JsonWriter &w, const LoadOutcome &o)
+{
+    w.field("strict_ok", o.strictOk());
+    w.field("torch_header", o.typeError || o.exception ? std::string() : o.header);
+    w.key("torch_message").stringArray(o.strictMessages());
+    w.key("missing_keys").stringArray(o.missingKeys);
+    w.key("unexpected_keys").stringArray(o.unexpectedKeys);
+    w.field("non_strict_ok", o.nonStrictOk());
+    w.key("non_strict_message").stringArray(o.nonStrictMessages());
+}
+
+std::string targetKind(const Checkpoint *cp, const ModelStructure &m)
+{
+    if (!cp)
+        return "manifest";
+    if (cp->format == FileFormat::TorchScript)
+        return "torchscript";
+    return m.classesKnown ? "whole_model" : "state_dict";
+}
+
+std::string jsonDocument(const Checkpoint &source, const SourceStateDict &sd, const std::string &sourceArg,
+    const Checkpoint *target, const std::string &targetArg, const ModelStructure &model, const SourceContext &ctx,
+    const DiffReport &report, TorchRules rules, const std::vector<ValueRow> &values, bool valuesRequested)
+{
+    const LoadOutcome &o = report.outcome;
+    JsonWriter w;
+    w.beginObject();
+    w.key("source").beginObject();
+    w.field("file", sourceArg);
+    w.field("format", formatName(source.format));
+    w.key("state_dict_path").stringArray(sd.path);
+    w.field("keys", static_cast<std::uint64_t>(sd.entries.size()));
+    w.field("has_metadata", sd.hasMetadata);
+    w.endObject();
+    w.key("target").beginObject();
+    w.field("file", targetArg);
+    w.field("kind", targetKind(target, model));
+    w.field("origin", model.origin);
+    w.field("class", model.modules.empty() ? std::string() : model.modules[0].className);
+    w.field("keys", static_cast<std::uint64_t>(report.targetKeys));
+    w.endObject();
+    w.field("torch_rules", rules == TorchRules::Torch2 ? "2.x" : "1.13");
+    writeOutcomeCore(w, o);
+    w.key("size_mismatches").beginArray();
+    for (const SizeMismatch &m : o.sizeMismatches) {
+        w.beginObject().field("key", m.key);
+        w.key("source_shape").intArray(m.sourceShape);
+        w.key("target_shape").intArray(m.targetShape);
+        w.endObject();
+    }
+    w.endArray();
+    w.key("dtype_differences").beginArray();
+    for (const DtypeDifference &d : o.dtypeDifferences)
+        w.beginObject()
+            .field("key", d.key)
+            .field("source_dtype", d.sourceDtype)
+            .field("target_dtype", d.targetDtype)
+            .endObject();
+    w.endArray();
+    w.field("loaded", static_cast<std::uint64_t>(o.loadedFromSource()));
+    w.key("ignored_keys").stringArray(o.ignoredKeys);
+    w.key("filled_in").stringArray(o.filledIn);
+    if (ctx.wholeFile) {
+        w.key("whole_file").beginObject();
+        w.field("accessor", ctx.accessor);
+        writeOutcomeCore(w, *ctx.wholeFile);
+        w.endObject();
+    }
+    w.key("causes").beginArray();
+    for (const DiffCause &c : report.causes) {
+        w.beginObject().field("kind", c.kind).field("title", c.title).field("explanation", c.explanation);
+        w.key("keys").stringArray(c.keys);
+        w.endObject();
+    }
+    w.endArray();
+    w.key("suggestions").beginArray();
+    for (const DiffSuggestion &s : report.suggestions) {
+        w.beginObject().field("kind", s.kind).field("title", s.title).field("explanation", s.explanation);
+        w.field("code", s.code);
+        w.field("verified", s.verified);
+        if (s.verified) {
+            w.field("strict_ok_after", s.strictOkAfter).field("non_strict_ok_after", s.nonStrictOkAfter);
+            w.field("loaded_after", static_cast<std::uint64_t>(s.loadedAfter));
+            w.key("missing_after").stringArray(s.missingAfter);
+            w.key("unexpected_after").stringArray(s.unexpectedAfter);
+        }
+        w.endObject();
+    }
+    w.endArray();
+    w.key("values").beginArray();
+    for (const ValueRow &v : values) {
+        w.beginObject().field("key", v.key);
+        if (v.cmp) {
+            w.field("numel", v.cmp->numel);
+            w.field("max_abs_diff", v.cmp->maxAbsDiff);
+            w.field("mean_abs_diff", v.cmp->meanAbsDiff);
+            w.field("rel_l2", v.cmp->relativeL2);
+            w.field("differing", v.cmp->differing);
+            w.field("allclose", v.cmp->allclose);
+            w.field("identical", v.cmp->identical);
+        } else {
+            w.field("problem", v.problem);
+        }
+        w.endObject();
+    }
+    w.endArray();
+    if (!valuesRequested)
+        w.field("values_skipped", "--no-values");
+    else if (!target)
+        w.field("values_skipped", "the target is a manifest: it holds no values");
+    std::vector<std::string> notes = model.notes;
+    notes.insert(notes.end(), o.assumptions.begin(), o.assumptions.end());
+    w.key("notes").stringArray(notes);
+    w.endObject();
+    return w.str() + "\n";
+}
+
+// Plain words wrapped at `width` columns under `indent`.
+void printWrapped(const std::string &text, const std::string &indent, std::size_t width = 100)
+{
+    std::string line = indent;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        if (text[pos] == '\n') {
+            std::printf("%s\n", line.c_str());
+            line = indent;
+            ++pos;
+            continue;
+        }
+        auto end = text.find_first_of(" \n", pos);
+        if (end == std::string::npos)
+            end = text.size();
+        const std::string word = text.substr(pos, end - pos);
+        if (line.size() > indent.size() && line.size() + 1 + word.size() > width) {
+            std::printf("%s\n", line.c_str());
+            line = indent;
+        }
+        line += (line.size() > indent.size() ? " " : "") + word;
+        pos = end < text.size() && text[end] == ' ' ? end + 1 : end;
+    }
+    if (line.size() > indent.size())
+        std::printf("%s\n", line.c_str());
+}
+
+std::string fmt(double v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", v);
+    return buf;
+}
+
+void printHuman(const Checkpoint &source, const SourceStateDict &sd, const std::string &sourceArg,
+    const Checkpoint *target, const std::string &targetArg, const ModelStructure &model, const SourceContext &ctx,
+    const DiffReport &report, TorchRules rules, const std::vector<ValueRow> &values, const Style &s)
+{
+    const LoadOutcome &o = report.outcome;
+    const std::string call = ctx.torchScript ? "torch.jit.load(" + sourceArg + ").state_dict()"
+        : ctx.safetensors                    ? "safetensors.torch.load_file(" + sourceArg + ")"
+                                             : "torch.load(" + sourceArg + ")" + ctx.accessor;
+    std::printf("%smodel.load_state_dict(%s)%s  (%s rules)\n", s.bold(), call.c_str(), s.reset(),
+        rules == TorchRules::Torch2 ? "torch 2.x" : "torch 1.13");
+    std::printf("  source: %s, %s%s, %zu keys%s\n", sourceArg.c_str(), formatName(source.format),
+        sd.path.empty() ? "" : (", state dict at '" + joinPath(sd.path) + "'").c_str(), sd.entries.size(),
+        sd.hasMetadata ? "" : ", no _metadata");
+    std::printf("  target: %s, %s (%s), %zu keys\n", targetArg.c_str(), targetKind(target, model).c_str(),
+        model.origin.c_str(), report.targetKeys);
+
+    std::printf("\n%sstrict=True%s: %s%s%s\n", s.bold(), s.reset(), o.strictOk() ? s.green() : s.red(),
+        o.strictOk() ? "succeeds" : "raises", s.reset());
+    if (!o.strictOk()) {
+        if (o.typeError)
+            std::printf("  TypeError: %s\n", o.typeError->c_str());
+        else if (o.exception)
+            std::printf("  %s\n", o.exception->c_str());
+        else {
+            std::printf("  RuntimeError: %s\n", o.header.c_str());
+            for (const std::string &l : o.strictMessages())
+                std::printf("  \t%s\n", l.c_str());
+        }
+    }
+    if (ctx.wholeFile) {
+        const LoadOutcome &w = *ctx.wholeFile;
+        const std::string verdict = w.typeError ? "TypeError: " + *w.typeError
+            : w.strictOk()                      ? std::string("strict=True succeeds")
+                           : "strict=True raises with " + std::to_string(w.missingKeys.size()) + " missing and "
+                + std::to_string(w.unexpectedKeys.size()) + " unexpected keys; strict=False loads "
+                + std::to_string(w.loadedFromSource()) + " tensors";
+        printWrapped("(passing torch.load(" + sourceArg + ") itself: " + verdict + ")", "  ");
+    }
+    std::printf("%sstrict=False%s: ", s.bold(), s.reset());
+    if (o.nonStrictOk())
+        std::printf("returns: %zu of %zu tensors loaded, %zu missing, %zu unexpected\n", o.loadedFromSource(),
+            report.targetKeys, o.missingKeys.size(), o.unexpectedKeys.size());
+    else
+        std::printf("%sraises%s (%zu error(s) besides missing/unexpected keys)\n", s.red(), s.reset(),
+            o.nonStrictMessages().size());
+
+    if (!report.causes.empty()) {
+        std::printf("\n%sWhy%s\n", s.bold(), s.reset());
+        int n = 0;
+        for (const DiffCause &c : report.causes) {
+            std::printf("  %d. %s%s%s [%s]\n", ++n, s.bold(), c.title.c_str(), s.reset(), c.kind.c_str());
+            printWrapped(c.explanation, "     ");
+        }
+    }
+    if (!report.suggestions.empty()) {
+        std::printf("\n%sHow to fix it%s\n", s.bold(), s.reset());
+        int n = 0;
+        for (const DiffSuggestion &sg : report.suggestions) {
+            std::string verdict;
+            if (sg.verified)
+                verdict = sg.strictOkAfter ? "then strict=True succeeds"
+                    : sg.nonStrictOkAfter  ? "then strict=False returns, " + std::to_string(sg.loadedAfter) + " of "
+                        + std::to_string(report.targetKeys) + " loaded"
+                                          : "torch still raises";
+            std::printf("  %d. %s%s%s%s%s%s\n", ++n, s.bold(), sg.title.c_str(), s.reset(),
+                verdict.empty() ? "" : "  (", verdict.c_str(), verdict.empty() ? "" : ")");
+            printWrapped(sg.explanation, "     ");
+            std::printf("\n");
+            std::size_t pos = 0;
+            while (pos < sg.code.size()) {
+                auto end = sg.code.find('\n', pos);
+                if (end == std::string::npos)
+                    end = sg.code.size();
+                std::printf("     %s%s%s\n", s.dim(), sg.code.substr(pos, end - pos).c_str(), s.reset());
+                pos = end + 1;
+            }
+            std::printf("\n");
+        }
+    }
+    if (!values.empty()) {
+        std::size_t identical = 0, close = 0, problems = 0;
+        for (const ValueRow &v : values) {
+            if (!v.cmp) {
+                ++problems;
+                continue;
+            }
+            identical += v.cmp->identical;
+            close += v.cmp->allclose && !v.cmp->identical;
+        }
+        std::printf("%sValues%s (%zu tensors both sides hold): %zu identical, %zu allclose, %zu differ%s\n", s.bold(),
+            s.reset(), values.size(), identical, close, values.size() - identical - close - problems,
+            problems ? (", " + std::to_string(problems) + " not comparable").c_str() : "");
+        std::vector<const ValueRow *> sorted;
+        for (const ValueRow &v : values)
+            if (v.cmp && !v.cmp->identical)
+                sorted.push_back(&v);
+        std::stable_sort(sorted.begin(), sorted.end(),
+            [](const ValueRow *a, const ValueRow *b) { return a->cmp->relativeL2 > b->cmp->relativeL2; });
+        if (!sorted.empty()) {
+            std::vector<std::vector<std::string>> rows { { "KEY", "MAX |DIFF|", "MEAN |DIFF|", "REL L2", "DIFFERING",
+                "ALLCLOSE" } };
+            for (std::size_t i = 0; i < sorted.size() && i < 10; ++i) {
+                const ValueComparison &c = *sorted[i]->cmp;
+                rows.push_back({ sorted[i]->key, fmt(c.maxAbsDiff), fmt(c.meanAbsDiff), fmt(c.relativeL2),
+                    withThousands(c.differing) + "/" + withThousands(c.numel), c.allclose ? "yes" : "no" });
+            }
+            printTable(rows, s);
+        }
+    }
+    std::vector<std::string> notes = model.notes;
+    notes.insert(notes.end(), o.assumptions.begin(), o.assumptions.end());
+    if (!notes.empty()) {
+        std::printf("\n%sNotes%s\n", s.yellow(), s.reset());
+        for (const std::string &n : notes)
+            printWrapped("- " + n, "  ");
+    }
+}
+
+} // namespace
+
+int runDiff(const std::vector<std::string> &args)
+{
+    bool json = false;
+    bool values = true;
+    std::optional<ObjectPath> sourceKey, targetKey;
+    TorchRules rules = TorchRules::Torch2;
+    std::vector<std::string> files;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string &a = args[i];
+        auto operand = [&](const char *option) -> const std::string * {
+            if (i + 1 >= args.size()) {
+                std::fprintf(stderr, "ptscope-cli diff: %s needs a value\n", option);
+                return nullptr;
+            }
+            return &args[++i];
+        };
+        if (a == "--json") {
+            json = true;
+        } else if (a == "--no-values") {
+            values = false;
+        } else if (a == "--source-key" || a == "--target-key") {
+            const std::string *v = operand(a.c_str());
+            if (!v)
+                return kExitUsage;
+            (a == "--source-key" ? sourceKey : targetKey) = splitPath(*v);
+        } else if (a == "--torch") {
+            const std::string *v = operand("--torch");
+            if (!v)
+                return kExitUsage;
+            bool ok = false;
+            rules = parseTorchRules(*v, &ok);
+            if (!ok) {
+                std::fprintf(stderr, "ptscope-cli diff: --torch takes 1.13 or 2 (got '%s')\n", v->c_str());
+                return kExitUsage;
+            }
+        } else if (a == "-h" || a == "--help") {
+            std::fputs(kUsage, stdout);
+            return kExitOk;
+        } else if (!a.empty() && a[0] == '-' && a != "-") {
+            std::fprintf(stderr, "ptscope-cli diff: unknown option '%s'\n", a.c_str());
+            return kExitUsage;
+        } else {
+            files.push_back(a);
+        }
+    }
+    if (files.size() != 2) {
+        std::fprintf(stderr, "ptscope-cli diff: takes SOURCE and TARGET (got %zu file(s)); see --help\n", files.size());
+        return kExitUsage;
+    }
+    const std::string &sourceArg = files[0];
+    const std::string &targetArg = files[1];
+
+    auto source = openCheckpoint(sourceArg);
+    if (!source) {
+        std::fprintf(stderr, "ptscope-cli: %s\n", source.error().toString().c_str());
+        return kExitUnreadable;
+    }
+    std::shared_ptr<const Checkpoint> target;
+    std::optional<ModelStructure> model;
+    if (looksLikeManifest(targetArg)) {
+        auto m = modelFromManifest(targetArg);
+        if (!m) {
+            std::fprintf(stderr, "ptscope-cli: %s\n", m.error().toString().c_str());
+            return kExitUnreadable;
+        }
+        model = std::move(*m);
+    } else {
+        auto t = openCheckpoint(targetArg);
+        if (!t) {
+            std::fprintf(stderr, "ptscope-cli: %s\n", t.error().toString().c_str());
+            return kExitUnreadable;
+        }
+        target = *t;
+        auto m = modelFromCheckpoint(*target, targetKey ? &*targetKey : nullptr);
+        if (!m) {
+            std::fprintf(stderr, "ptscope-cli: %s\n", m.error().toString().c_str());
+            return kExitUnreadable;
+        }
+        model = std::move(*m);
+    }
+    auto sd = sourceFromCheckpoint(**source, sourceKey ? &*sourceKey : nullptr);
+    if (!sd) {
+        std::fprintf(stderr, "ptscope-cli: %s\n", sd.error().toString().c_str());
+        return kExitUnreadable;
+    }
+    const SourceContext ctx = sourceContext(**source, *sd, *model, rules, sourceArg);
+    const DiffReport report = explainDiff(*model, *sd, ctx, rules);
+    const std::vector<ValueRow> rows
+        = values ? compareValues(**source, *sd, target.get(), *model, report.outcome) : std::vector<ValueRow> {};
+    if (json) {
+        const std::string out
+            = jsonDocument(**source, *sd, sourceArg, target.get(), targetArg, *model, ctx, report, rules, rows, values);
+        std::fwrite(out.data(), 1, out.size(), stdout);
+    } else {
+        printHuman(
+            **source, *sd, sourceArg, target.get(), targetArg, *model, ctx, report, rules, rows, terminalStyle());
+    }
+    return std::fflush(stdout) == 0 ? kExitOk : kExitUnreadable;
+}
+
+} // namespace ptscope::cli
