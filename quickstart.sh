@@ -12,7 +12,8 @@ mode="${1:-run}"
 build_dir="${PTSCOPE_BUILD_DIR:-build}"
 
 # Debian package names; everything else (fixtures, samples) is in the repository.
-packages=(build-essential cmake ninja-build pkg-config git qt6-base-dev libminizip-dev zlib1g-dev nlohmann-json3-dev)
+packages=(build-essential cmake ninja-build pkg-config git qt6-base-dev libqcustomplot-dev libqt6svg6 libminizip-dev zlib1g-dev
+          nlohmann-json3-dev)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -37,7 +38,12 @@ cmake --build "$build_dir" -j "$(nproc)"
 case "$mode" in
 run)
     sample=resources/samples/sample_training_checkpoint.pt
-    # The desktop app is not built yet: the command-line inspector opens the sample.
+    if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
+        exec "$build_dir/app/ptscope" "$sample"
+    fi
+    # A headless machine: no display to open the desktop app on, so the command-line inspector
+    # (the same core) shows the sample instead.
+    echo "quickstart: no DISPLAY or WAYLAND_DISPLAY, so showing the sample with ptscope-cli instead of the desktop app" >&2
     exec "$build_dir/app/ptscope-cli" info "$sample"
     ;;
 test)
