@@ -29,7 +29,8 @@ std::string versionText(const std::string &program)
     else if (devices == 0)
         text += "CUDA: compiled in; no usable device (" + reason + ")\n";
     else
-        text += "CUDA: compiled in; " + std::to_string(devices) + " device(s), first: " + cuda::cudaDeviceName(0) + "\n";
+        text += "CUDA: compiled in; " + std::to_string(devices) + " device(s), first: " + cuda::cudaDeviceName(0)
+            + "\n";
     return text;
 }
 

@@ -55,7 +55,8 @@ void TestMimeTypes::initTestCase()
     const QString packages = share + QStringLiteral("/mime/packages");
     QVERIFY(QDir().mkpath(packages));
     QVERIFY(QDir().mkpath(m_root.filePath(QStringLiteral("home"))));
-    QVERIFY(QFile::copy(QStringLiteral(PTSCOPE_PACKAGING_DIR "/ptscope-mime.xml"), packages + QStringLiteral("/ptscope.xml")));
+    QVERIFY(QFile::copy(QStringLiteral(PTSCOPE_PACKAGING_DIR "/ptscope-mime.xml"),
+                        packages + QStringLiteral("/ptscope.xml")));
     // The system's database when there is one (what users get); otherwise Qt's built-in copy
     // supplies the standard types (zip, png, octet-stream).
     const QString fdo = QStringLiteral("/usr/share/mime/packages/freedesktop.org.xml");
