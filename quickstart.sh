@@ -14,6 +14,8 @@ build_dir="${PTSCOPE_BUILD_DIR:-build}"
 # Debian package names; everything else (fixtures, samples) is in the repository.
 packages=(build-essential cmake ninja-build pkg-config git qt6-base-dev libqcustomplot-dev libqt6svg6 libminizip-dev zlib1g-dev
           nlohmann-json3-dev)
+# Packaging tests: desktop-entry, MIME and AppStream validators, dpkg-shlibdeps for the .deb.
+packages+=(desktop-file-utils libxml2-utils shared-mime-info appstream dpkg-dev)
 
 missing=()
 for p in "${packages[@]}"; do

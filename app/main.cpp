@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 // The desktop app: parses the command line and opens the main window; everything else is in ui/.
 #include "main_window.h"
+#include "version_option.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -18,6 +19,11 @@ Q_LOGGING_CATEGORY(lcMain, "ptscope.app.main", QtWarningMsg)
 
 int main(int argc, char *argv[])
 {
+    // --version before QApplication: it must answer without a display, in ptscope-cli's words.
+    if (ptscope::app::wantsVersion(argc, argv)) {
+        std::fputs(ptscope::app::versionText("ptscope").c_str(), stdout);
+        return 0;
+    }
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("ptscope"));
     QApplication::setOrganizationDomain(QStringLiteral("ptscope.invalid"));
