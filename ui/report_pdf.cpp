@@ -97,6 +97,8 @@ private:
         QFont f = mono ? m_mono : m_sans;
         f.setPointSizeF(size);
         f.setBold(bold);
+        // No ligatures: "float32" must come out of the PDF as f-l, not as the "fl" glyph.
+        f.setStyleStrategy(QFont::PreferNoShaping);
         return f;
     }
     QFontMetricsF metrics(const QFont &f) const { return QFontMetricsF(f, &m_writer); }
