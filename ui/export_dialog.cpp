@@ -116,9 +116,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const core::Checkpoint> checkpoint, c
 
     // The report: statistics of every tensor, off the GUI thread.
     core::ReportOptions options;
-    options.generator = QStringLiteral("ptscope %1").arg(QCoreApplication::applicationVersion()).trimmed().toStdString();
-    if (options.generator == "ptscope")
-        options.generator = "ptscope";
+    options.generator = "ptscope " PTSCOPE_VERSION;
     auto cancel = m_cancel;
     QPointer<QProgressBar> bar(m_progress);
     options.progress = [cancel, bar](std::uint64_t done, std::uint64_t total) {
