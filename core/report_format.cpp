@@ -251,9 +251,8 @@ void fileBlocks(Builder &b, const FileReport &fr, int level, const std::string &
     if (fr.globals.empty()) {
         b.paragraph("The pickle references no globals.");
     } else {
-        b.paragraph(beyond ? std::to_string(beyond)
-                                 + " of the globals the pickle references lie beyond torch, collections and builtins: "
-                                   "torch.load would import them (weights_only=True refuses them)."
+        b.paragraph(beyond ? "Referenced outside torch, collections and builtins: " + std::to_string(beyond)
+                                 + " global(s). torch.load would import them (weights_only=True refuses them)."
                            : "Every global the pickle references belongs to torch, collections or builtins.",
                     beyond ? "warn" : "ok");
         DocTable &t = b.table({"`module", "`name", "#uses", "torch.load imports it"});
