@@ -541,7 +541,7 @@ th,td{border-bottom:1px solid #e3e6eb;padding:3px 8px;text-align:left;vertical-a
 th{background:#eef1f5;position:sticky;top:0;cursor:pointer;user-select:none;white-space:nowrap}
 th[aria-sort=ascending]::after{content:" \25B2"}th[aria-sort=descending]::after{content:" \25BC"}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.mono{word-break:break-all}
+td.mono{white-space:nowrap}td.mono:first-child{white-space:normal;word-break:break-all}
 tr.bad td{background:#fdecec}tr.warn td{background:#fff8e1}tr.ok td{background:#edf7ee}
 .note{border-left:4px solid #9aa3b2;background:#f3f4f6;padding:8px 12px;margin:0.8em 0}
 .note.ok,p.ok{border-color:#2e7d32}.note.bad{border-color:#c62828;background:#fdecec}.note.warn{border-color:#d39e00;background:#fff8e1}
