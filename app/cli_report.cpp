@@ -190,9 +190,9 @@ int runReport(const std::vector<std::string> &args)
 
     std::string error;
     if (format == "pdf") {
-        // QPainter needs a GUI application, not a display: the offscreen platform unless told otherwise.
-        if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
-            qputenv("QT_QPA_PLATFORM", QByteArrayLiteral("offscreen"));
+        // QPainter needs a GUI application, not a display: always the offscreen platform, so that a
+        // QT_QPA_PLATFORM meant for the desktop app (xcb without a display, ...) cannot abort us.
+        qputenv("QT_QPA_PLATFORM", QByteArrayLiteral("offscreen"));
         int argc = 1;
         char name[] = "ptscope-cli";
         char *argv[] = {name, nullptr};
