@@ -167,6 +167,8 @@ void fileBlocks(Builder &b, const FileReport &fr, int level, const std::string &
     const Checkpoint &cp = *fr.checkpoint;
     const StateDictView &sd = cp.stateDict;
     b.heading(level, role.empty() ? "The file" : role + ": " + fr.name);
+    // One file: its sections stand beside "The file"; in a comparison they sit under each file.
+    const int section = role.empty() ? level : level + 1;
 
     std::vector<std::pair<std::string, std::string>> f;
     f.emplace_back("File", fr.name);
@@ -218,7 +220,7 @@ void fileBlocks(Builder &b, const FileReport &fr, int level, const std::string &
         b.note(n, "warn");
 
     if (!cp.metadata.empty() || !cp.optimizers.empty()) {
-        b.heading(level + 1, "Metadata");
+        b.heading(section, "Metadata");
         std::vector<std::pair<std::string, std::string>> m;
         for (const MetadataItem &item : cp.metadata)
             m.emplace_back(item.label, item.value);
@@ -232,7 +234,7 @@ void fileBlocks(Builder &b, const FileReport &fr, int level, const std::string &
         }
     }
 
-    b.heading(level + 1, "Security");
+    b.heading(section, "Security");
     if (fr.security) {
         const std::string tone = fr.security->verdict == "safe" ? "ok"
             : fr.security->verdict == "dangerous"               ? "bad"
@@ -271,7 +273,7 @@ void fileBlocks(Builder &b, const FileReport &fr, int level, const std::string &
     }
 
     if (!fr.modules.empty()) {
-        b.heading(level + 1, "Modules");
+        b.heading(section, "Modules");
         b.paragraph(std::to_string(fr.modules.size()) + " modules hold the state_dict's tensors.");
         DocTable &t = b.table({"`module", "#tensors", "#parameters", "#size", "dtypes"});
         for (const ReportModule &m : fr.modules) {
@@ -281,7 +283,7 @@ void fileBlocks(Builder &b, const FileReport &fr, int level, const std::string &
         }
     }
 
-    b.heading(level + 1, "Tensors");
+    b.heading(section, "Tensors");
     b.paragraph("Every tensor, state_dict keys first (in model.state_dict() order), then the others by their path. "
                 "Statistics are torch's: min, max, mean and population std over the finite values ("
                 + fr.backend + " backend).");
@@ -320,7 +322,7 @@ void fileBlocks(Builder &b, const FileReport &fr, int level, const std::string &
     }
 
     if (fr.wholeModel || !fr.largest.empty()) {
-        b.heading(level + 1, "Histograms");
+        b.heading(section, "Histograms");
         b.paragraph("torch.histc bins from each tensor's finite min to its finite max: the whole model ("
                     + std::to_string(fr.wholeModel ? fr.wholeModel->series[0].histogram.counts.size() : 0)
                     + " bins), then the largest layers (" + std::to_string(fr.bins) + " bins).");

@@ -218,6 +218,14 @@ void TestCliReport::pdfPagination()
     for (auto it = rowsPerKey.cbegin(); it != rowsPerKey.cend(); ++it)
         QVERIFY2(it.value() == 1, qPrintable(it.key()));
     QVERIFY2(headerRows >= 3, qPrintable(QString::number(headerRows))); // the tensor table spans pages
+
+    // Histograms are vector paths, not pictures: the PDF holds no raster image at all.
+    const QString pdfimages = QStandardPaths::findExecutable(QStringLiteral("pdfimages"));
+    if (!pdfimages.isEmpty()) {
+        const Run images = run({QStringLiteral("-list"), pdf}, {}, pdfimages);
+        QCOMPARE(images.exitCode, 0);
+        QCOMPARE(images.out.trimmed().count('\n'), 1); // the two header lines of the listing only
+    }
 }
 
 void TestCliReport::comparisonHoldsTorchsMessage_data()

@@ -226,6 +226,22 @@ void TestReport::content()
             QCOMPARE(t.stats->max, direct->max);
         }
     }
+    // The document: the sections in their order, one tensor table row per tensor.
+    QStringList headings;
+    std::size_t tensorRows = 0;
+    for (const DocBlock &b : reportDocument(*report).blocks) {
+        if (b.kind == DocBlock::Kind::Heading && b.level == 2)
+            headings << QString::fromStdString(b.text);
+        if (b.kind == DocBlock::Kind::Table && b.table.columns.size() == 13)
+            tensorRows += b.table.rows.size();
+    }
+    QCOMPARE(headings.value(0), QStringLiteral("The file"));
+    QCOMPARE(tensorRows, fr.tensors.size());
+    for (const char *section : {"Security", "Tensors"})
+        QVERIFY2(headings.contains(QLatin1String(section)), section);
+    QCOMPARE(headings.contains(QStringLiteral("Modules")), !fr.modules.empty());
+    QCOMPARE(headings.contains(QStringLiteral("Histograms")), fr.wholeModel.has_value() || !fr.largest.empty());
+
     for (std::size_t i = 1; i < fr.largest.size(); ++i) {
         const std::string &prev = fr.largest[i - 1].caption;
         const std::string &cur = fr.largest[i].caption;
