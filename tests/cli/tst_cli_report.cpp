@@ -12,6 +12,7 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QXmlStreamReader>
 
 #include <cstring>
 
@@ -85,7 +86,7 @@ QString pageText(const QString &pdf, int page, bool layout)
 
 // A safetensors file with `count` small float32 tensors "blocks.N.weight": enough rows for a table
 // over several pages.
-bool writeManyTensors(const QString &path, int count)
+bool writeManyTensors(const QString &path, int count, const QStringList &names = {})
 {
     QByteArray header = "{";
     QByteArray payload;
@@ -98,8 +99,10 @@ bool writeManyTensors(const QString &path, int count)
         }
         if (i)
             header += ',';
-        header += QStringLiteral("\"blocks.%1.weight\":{\"dtype\":\"F32\",\"shape\":[%2],\"data_offsets\":[%3,%4]}")
-                      .arg(i).arg(n).arg(begin).arg(payload.size()).toUtf8();
+        const QString name = i < names.size() ? names[i] : QStringLiteral("blocks.%1.weight").arg(i);
+        header += QJsonDocument(QJsonArray{name}).toJson(QJsonDocument::Compact).mid(1).chopped(1)
+            + QStringLiteral(":{\"dtype\":\"F32\",\"shape\":[%1],\"data_offsets\":[%2,%3]}")
+                  .arg(n).arg(begin).arg(payload.size()).toUtf8();
     }
     header += '}';
     while (header.size() % 8)
@@ -130,6 +133,7 @@ private slots:
     void comparisonHoldsTorchsMessage_data();
     void comparisonHoldsTorchsMessage();
     void exitCodes();
+    void hostileKeysStayText();
 };
 
 void TestCliReport::everyFormatHoldsEveryKey_data()
@@ -316,6 +320,97 @@ void TestCliReport::exitCodes()
                          QStringLiteral("-"), fixture});
     QCOMPARE(csv.exitCode, 0);
     QVERIFY(csv.out.startsWith("key,dtype,shape,numel,bytes,device,min,max,mean,std,nan,inf,zeros"));
+}
+
+// Keys are data: markup, quotes, separators and line breaks in them never change a document's
+// structure in any format.
+void TestCliReport::hostileKeysStayText()
+{
+    const QStringList names = {QStringLiteral("x<script>alert(1)</script>"), QStringLiteral("a&b]]>c"),
+                               QStringLiteral("q\"u,o'te"), QStringLiteral("line\nbreak"), QStringLiteral("pipe|key")};
+    QTemporaryDir dir;
+    const QString file = dir.filePath(QStringLiteral("hostile.safetensors"));
+    QVERIFY(writeManyTensors(file, int(names.size()), names));
+    auto report = [&](const QString &format) {
+        const QString out = dir.filePath(QStringLiteral("r.") + format);
+        const Run r = run({QStringLiteral("report"), QStringLiteral("-f"), format, QStringLiteral("-o"), out, file});
+        return r.exitCode == 0 ? readText(out) : QString();
+    };
+
+    // HTML: well-formed, one script element (ours), every key back as the text of a table cell.
+    QXmlStreamReader xml(report(QStringLiteral("html")));
+    int scripts = 0;
+    QStringList cells;
+    QString cell;
+    bool inCell = false;
+    while (!xml.atEnd()) {
+        xml.readNext();
+        if (xml.isStartElement() && xml.name() == QLatin1String("script"))
+            ++scripts;
+        if (xml.isStartElement() && xml.name() == QLatin1String("td")) {
+            inCell = true;
+            cell.clear();
+        } else if (xml.isEndElement() && xml.name() == QLatin1String("td")) {
+            inCell = false;
+            cells << cell;
+        } else if (xml.isCharacters() && inCell) {
+            cell += xml.text();
+        }
+    }
+    QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
+    QCOMPARE(scripts, 1);
+    for (const QString &name : names)
+        QVERIFY2(cells.contains(name), qPrintable(name));
+
+    // CSV: the same keys, read back exactly by an RFC 4180 reader.
+    const QString csv = report(QStringLiteral("csv"));
+    QStringList keys;
+    QString field;
+    bool quoted = false, first = true;
+    int line = 0;
+    for (qsizetype i = 0; i < csv.size(); ++i) {
+        const QChar c = csv[i];
+        if (quoted) {
+            if (c == QLatin1Char('"') && i + 1 < csv.size() && csv[i + 1] == QLatin1Char('"'))
+                field += csv[++i];
+            else if (c == QLatin1Char('"'))
+                quoted = false;
+            else
+                field += c;
+        } else if (c == QLatin1Char('"')) {
+            quoted = true;
+        } else if (c == QLatin1Char(',') || c == QLatin1Char('\n')) {
+            if (first && line > 0)
+                keys << field;
+            first = c == QLatin1Char('\n');
+            line += c == QLatin1Char('\n');
+            field.clear();
+        } else if (c != QLatin1Char('\r')) {
+            field += c;
+        }
+    }
+    QCOMPARE(keys, names);
+
+    // Markdown: every table row has as many cells as its header.
+    const QStringList md = report(QStringLiteral("md")).split(QLatin1Char('\n'));
+    qsizetype columns = -1;
+    for (const QString &l : md) {
+        if (!l.startsWith(QLatin1Char('|'))) {
+            columns = -1;
+            continue;
+        }
+        const qsizetype n = QString(l).remove(QStringLiteral("\\|")).count(QLatin1Char('|'));
+        if (columns < 0)
+            columns = n;
+        QVERIFY2(n == columns, qPrintable(l));
+    }
+
+    // JSON: parses, and the keys come back as they are.
+    const QJsonObject doc = QJsonDocument::fromJson(report(QStringLiteral("json")).toUtf8()).object();
+    QStringList jsonKeys;
+    for (const QJsonValue &t : doc[QStringLiteral("files")][0][QStringLiteral("stats")][QStringLiteral("tensors")].toArray())
+        jsonKeys << t[QStringLiteral("key")].toString();
+    QCOMPARE(jsonKeys, names);
 }
 
 QTEST_GUILESS_MAIN(TestCliReport)
