@@ -758,8 +758,8 @@ std::string mdCell(const std::string &s)
 
 std::string mdInline(const std::string &s)
 {
-    // Keys like "layer1.0.conv1.weight" read best as code; `...` needs no escaping inside.
-    if (s.find('`') != std::string::npos)
+    // Keys like "layer1.0.conv1.weight" read best as code (not when a backtick or a line break is in them).
+    if (s.find_first_of("`\n") != std::string::npos)
         return mdCell(s);
     return s.empty() ? s : "`" + mdCell(s) + "`";
 }
