@@ -16,6 +16,7 @@ packages=(build-essential cmake ninja-build pkg-config git qt6-base-dev libqcust
           nlohmann-json3-dev)
 # Packaging tests: desktop-entry, MIME and AppStream validators, dpkg-shlibdeps for the .deb.
 packages+=(desktop-file-utils libxml2-utils shared-mime-info appstream dpkg-dev)
+packages+=(poppler-utils) # the report tests read PDFs back with pdftotext and pdfinfo
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,7 @@
 #include "checkpoint_analysis.h"
 #include "cli_common.h"
 #include "diff_explain.h"
+#include "diff_json.h"
 #include "json_writer.h"
 #include "load_state_dict.h"
 #include "value_compare.h"
@@ -56,157 +57,6 @@ ObjectPath splitPath(const std::string &s)
     return p;
 }
 
-struct ValueRow
-{
-    std::string key;
-    std::optional<ValueComparison> cmp;
-    std::string problem;
-};
-
-std::vector<ValueRow> compareValues(const Checkpoint &source, const SourceStateDict &sd, const Checkpoint *target,
-    const ModelStructure &model, const LoadOutcome &o)
-{
-    std::vector<ValueRow> rows;
-    if (!target)
-        return rows;
-    for (const LoadedTensor &l : o.loaded) {
-        if (l.sourceEntry < 0 || l.firstElementOnly)
-            continue;
-        const SourceEntry &e = sd.entries[static_cast<std::size_t>(l.sourceEntry)];
-        const ModuleSlot &slot
-            = model.modules[static_cast<std::size_t>(l.module)].slots[static_cast<std::size_t>(l.slot)];
-        if (e.tensor < 0 || slot.tensor < 0)
-            continue;
-        ValueRow row;
-        row.key = l.key;
-        auto r = compareTensorValues(
-            source, static_cast<std::uint32_t>(e.tensor), *target, static_cast<std::uint32_t>(slot.tensor));
-        if (r)
-            row.cmp = *r;
-        else
-            row.problem = r.error().message;
-        rows.push_back(std::move(row));
-    }
-    return rows;
-}
-
-void writeOutcomeCore(JsonWriter &w, const LoadOutcome &o)
-{
-    w.field("strict_ok", o.strictOk());
-    w.field("torch_header", o.typeError || o.exception ? std::string() : o.header);
-    w.key("torch_message").stringArray(o.strictMessages());
-    w.key("missing_keys").stringArray(o.missingKeys);
-    w.key("unexpected_keys").stringArray(o.unexpectedKeys);
-    w.field("non_strict_ok", o.nonStrictOk());
-    w.key("non_strict_message").stringArray(o.nonStrictMessages());
-}
-
-std::string targetKind(const Checkpoint *cp, const ModelStructure &m)
-{
-    if (!cp)
-        return "manifest";
-    if (cp->format == FileFormat::TorchScript)
-        return "torchscript";
-    return m.classesKnown ? "whole_model" : "state_dict";
-}
-
-std::string jsonDocument(const Checkpoint &source, const SourceStateDict &sd, const std::string &sourceArg,
-    const Checkpoint *target, const std::string &targetArg, const ModelStructure &model, const SourceContext &ctx,
-    const DiffReport &report, TorchRules rules, const std::vector<ValueRow> &values, bool valuesRequested)
-{
-    const LoadOutcome &o = report.outcome;
-    JsonWriter w;
-    w.beginObject();
-    w.key("source").beginObject();
-    w.field("file", sourceArg);
-    w.field("format", formatName(source.format));
-    w.key("state_dict_path").stringArray(sd.path);
-    w.field("keys", static_cast<std::uint64_t>(sd.entries.size()));
-    w.field("has_metadata", sd.hasMetadata);
-    w.endObject();
-    w.key("target").beginObject();
-    w.field("file", targetArg);
-    w.field("kind", targetKind(target, model));
-    w.field("origin", model.origin);
-    w.field("class", model.modules.empty() ? std::string() : model.modules[0].className);
-    w.field("keys", static_cast<std::uint64_t>(report.targetKeys));
-    w.endObject();
-    w.field("torch_rules", rules == TorchRules::Torch2 ? "2.x" : "1.13");
-    writeOutcomeCore(w, o);
-    w.key("size_mismatches").beginArray();
-    for (const SizeMismatch &m : o.sizeMismatches) {
-        w.beginObject().field("key", m.key);
-        w.key("source_shape").intArray(m.sourceShape);
-        w.key("target_shape").intArray(m.targetShape);
-        w.endObject();
-    }
-    w.endArray();
-    w.key("dtype_differences").beginArray();
-    for (const DtypeDifference &d : o.dtypeDifferences)
-        w.beginObject()
-            .field("key", d.key)
-            .field("source_dtype", d.sourceDtype)
-            .field("target_dtype", d.targetDtype)
-            .endObject();
-    w.endArray();
-    w.field("loaded", static_cast<std::uint64_t>(o.loadedFromSource()));
-    w.key("ignored_keys").stringArray(o.ignoredKeys);
-    w.key("filled_in").stringArray(o.filledIn);
-    if (ctx.wholeFile) {
-        w.key("whole_file").beginObject();
-        w.field("accessor", ctx.accessor);
-        writeOutcomeCore(w, *ctx.wholeFile);
-        w.endObject();
-    }
-    w.key("causes").beginArray();
-    for (const DiffCause &c : report.causes) {
-        w.beginObject().field("kind", c.kind).field("title", c.title).field("explanation", c.explanation);
-        w.key("keys").stringArray(c.keys);
-        w.endObject();
-    }
-    w.endArray();
-    w.key("suggestions").beginArray();
-    for (const DiffSuggestion &s : report.suggestions) {
-        w.beginObject().field("kind", s.kind).field("title", s.title).field("explanation", s.explanation);
-        w.field("code", s.code);
-        w.field("verified", s.verified);
-        if (s.verified) {
-            w.field("strict_ok_after", s.strictOkAfter).field("non_strict_ok_after", s.nonStrictOkAfter);
-            w.field("loaded_after", static_cast<std::uint64_t>(s.loadedAfter));
-            w.key("missing_after").stringArray(s.missingAfter);
-            w.key("unexpected_after").stringArray(s.unexpectedAfter);
-        }
-        w.endObject();
-    }
-    w.endArray();
-    w.key("values").beginArray();
-    for (const ValueRow &v : values) {
-        w.beginObject().field("key", v.key);
-        if (v.cmp) {
-            w.field("numel", v.cmp->numel);
-            w.field("max_abs_diff", v.cmp->maxAbsDiff);
-            w.field("mean_abs_diff", v.cmp->meanAbsDiff);
-            w.field("rel_l2", v.cmp->relativeL2);
-            w.field("differing", v.cmp->differing);
-            w.field("allclose", v.cmp->allclose);
-            w.field("identical", v.cmp->identical);
-        } else {
-            w.field("problem", v.problem);
-        }
-        w.endObject();
-    }
-    w.endArray();
-    if (!valuesRequested)
-        w.field("values_skipped", "--no-values");
-    else if (!target)
-        w.field("values_skipped", "the target is a manifest: it holds no values");
-    std::vector<std::string> notes = model.notes;
-    notes.insert(notes.end(), o.assumptions.begin(), o.assumptions.end());
-    w.key("notes").stringArray(notes);
-    w.endObject();
-    return w.str() + "\n";
-}
-
 // Plain words wrapped at `width` columns under `indent`.
 void printWrapped(const std::string &text, const std::string &indent, std::size_t width = 100)
 {
@@ -243,7 +93,7 @@ std::string fmt(double v)
 
 void printHuman(const Checkpoint &source, const SourceStateDict &sd, const std::string &sourceArg,
     const Checkpoint *target, const std::string &targetArg, const ModelStructure &model, const SourceContext &ctx,
-    const DiffReport &report, TorchRules rules, const std::vector<ValueRow> &values, const Style &s)
+    const DiffReport &report, TorchRules rules, const std::vector<KeyValueComparison> &values, const Style &s)
 {
     const LoadOutcome &o = report.outcome;
     const std::string call = ctx.torchScript ? "torch.jit.load(" + sourceArg + ").state_dict()"
@@ -254,7 +104,7 @@ void printHuman(const Checkpoint &source, const SourceStateDict &sd, const std::
     std::printf("  source: %s, %s%s, %zu keys%s\n", sourceArg.c_str(), formatName(source.format),
         sd.path.empty() ? "" : (", state dict at '" + joinPath(sd.path) + "'").c_str(), sd.entries.size(),
         sd.hasMetadata ? "" : ", no _metadata");
-    std::printf("  target: %s, %s (%s), %zu keys\n", targetArg.c_str(), targetKind(target, model).c_str(),
+    std::printf("  target: %s, %s (%s), %zu keys\n", targetArg.c_str(), diffTargetKind(target, model).c_str(),
         model.origin.c_str(), report.targetKeys);
 
     std::printf("\n%sstrict=True%s: %s%s%s\n", s.bold(), s.reset(), o.strictOk() ? s.green() : s.red(),
@@ -322,7 +172,7 @@ void printHuman(const Checkpoint &source, const SourceStateDict &sd, const std::
     }
     if (!values.empty()) {
         std::size_t identical = 0, close = 0, problems = 0;
-        for (const ValueRow &v : values) {
+        for (const KeyValueComparison &v : values) {
             if (!v.cmp) {
                 ++problems;
                 continue;
@@ -333,12 +183,12 @@ void printHuman(const Checkpoint &source, const SourceStateDict &sd, const std::
         std::printf("%sValues%s (%zu tensors both sides hold): %zu identical, %zu allclose, %zu differ%s\n", s.bold(),
             s.reset(), values.size(), identical, close, values.size() - identical - close - problems,
             problems ? (", " + std::to_string(problems) + " not comparable").c_str() : "");
-        std::vector<const ValueRow *> sorted;
-        for (const ValueRow &v : values)
+        std::vector<const KeyValueComparison *> sorted;
+        for (const KeyValueComparison &v : values)
             if (v.cmp && !v.cmp->identical)
                 sorted.push_back(&v);
         std::stable_sort(sorted.begin(), sorted.end(),
-            [](const ValueRow *a, const ValueRow *b) { return a->cmp->relativeL2 > b->cmp->relativeL2; });
+            [](const KeyValueComparison *a, const KeyValueComparison *b) { return a->cmp->relativeL2 > b->cmp->relativeL2; });
         if (!sorted.empty()) {
             std::vector<std::vector<std::string>> rows { { "KEY", "MAX |DIFF|", "MEAN |DIFF|", "REL L2", "DIFFERING",
                 "ALLCLOSE" } };
@@ -448,11 +298,11 @@ int runDiff(const std::vector<std::string> &args)
     }
     const SourceContext ctx = sourceContext(**source, *sd, *model, rules, sourceArg);
     const DiffReport report = explainDiff(*model, *sd, ctx, rules);
-    const std::vector<ValueRow> rows
-        = values ? compareValues(**source, *sd, target.get(), *model, report.outcome) : std::vector<ValueRow> {};
+    const std::vector<KeyValueComparison> rows
+        = values ? compareLoadedValues(**source, *sd, target.get(), *model, report.outcome) : std::vector<KeyValueComparison> {};
     if (json) {
         const std::string out
-            = jsonDocument(**source, *sd, sourceArg, target.get(), targetArg, *model, ctx, report, rules, rows, values);
+            = diffJson(**source, *sd, sourceArg, target.get(), targetArg, *model, ctx, report, rules, rows, values);
         std::fwrite(out.data(), 1, out.size(), stdout);
     } else {
         printHuman(

@@ -23,6 +23,7 @@ void printUsage(FILE *out)
                  "  info [--json] [--no-objects] FILE   what is in a file: tensors, the state_dict, metadata\n"
                  "  stats [--json] [--bins N] [--backend B] [--match GLOB] FILE   min/max/mean/std, NaN/Inf, histograms\n"
                  "  diff [--json] [--source-key P] [--target-key P] [--torch 1.13|2] SOURCE TARGET   load_state_dict, explained\n"
+                 "  report --format html|pdf|md|json|csv -o OUT FILE [FILE2]   a shareable report (two files: compared)\n"
                  "\n"
                  "Options:\n"
                  "  -h, --help      show this help\n"
@@ -70,6 +71,8 @@ int main(int argc, char **argv)
         return runStats(args);
     if (command == "diff")
         return runDiff(args);
+    if (command == "report")
+        return runReport(args);
     std::fprintf(stderr, "ptscope-cli: unknown command '%s' (try --help)\n", command.c_str());
     return kExitUsage;
 }

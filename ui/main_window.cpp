@@ -3,6 +3,7 @@
 #include "main_window.h"
 
 #include "details_formatter.h"
+#include "export_dialog.h"
 #include "models/model_roles.h"
 #include "models/object_tree_model.h"
 #include "models/tensor_tree_model.h"
@@ -250,6 +251,11 @@ void MainWindow::createActions()
             openFile(m_path);
     });
     reload->setShortcut(QKeySequence::Refresh);
+    // --- Report export ---
+    QAction *exportAction = file->addAction(tr("&Export…"), this, &MainWindow::exportReport);
+    exportAction->setObjectName(QStringLiteral("exportAction"));
+    exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_S));
+    // --- end of report export ---
     file->addSeparator();
     QAction *quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
@@ -395,6 +401,19 @@ void MainWindow::chooseFile()
     if (!path.isEmpty())
         openFile(path);
 }
+
+// --- Report export (File > Export…) ---
+void MainWindow::exportReport()
+{
+    if (!m_checkpoint) {
+        statusBar()->showMessage(tr("Open a checkpoint first: the report is about it."), 5000);
+        return;
+    }
+    auto *dialog = new ExportDialog(m_checkpoint, m_path, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->open();
+}
+// --- end of report export ---
 
 void MainWindow::showMessage(const QString &html)
 {

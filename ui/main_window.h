@@ -105,6 +105,9 @@ private:
     void showAbout();
     void chooseFile();
 
+    // --- Report export (File > Export…) ---
+    void exportReport();
+
     Settings *m_settings = nullptr;
     std::shared_ptr<const core::Checkpoint> m_checkpoint;
     QString m_path;
