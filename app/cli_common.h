@@ -37,5 +37,6 @@ void printTable(const std::vector<std::vector<std::string>> &rows, const Style &
 int runInfo(const std::vector<std::string> &args);
 int runStats(const std::vector<std::string> &args);
 int runDiff(const std::vector<std::string> &args);
+int runScan(const std::vector<std::string> &args);
 
 } // namespace ptscope::cli

@@ -23,12 +23,14 @@ void printUsage(FILE *out)
                  "  info [--json] [--no-objects] FILE   what is in a file: tensors, the state_dict, metadata\n"
                  "  stats [--json] [--bins N] [--backend B] [--match GLOB] FILE   min/max/mean/std, NaN/Inf, histograms\n"
                  "  diff [--json] [--source-key P] [--target-key P] [--torch 1.13|2] SOURCE TARGET   load_state_dict, explained\n"
+                 "  scan [--json] FILE                  is it safe to torch.load? (globals, code, weights_only)\n"
                  "\n"
                  "Options:\n"
                  "  -h, --help      show this help\n"
                  "  --version       show the version, the commit and the compute backends\n"
                  "\n"
-                 "Exit codes: 0 success, 1 the file could not be read, 2 usage error.\n");
+                 "Exit codes: 0 success, 1 the file could not be read, 2 usage error.\n"
+                 "            3 scan found something dangerous.\n");
 }
 
 void printVersion()
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
         return runStats(args);
     if (command == "diff")
         return runDiff(args);
+    if (command == "scan")
+        return runScan(args);
     std::fprintf(stderr, "ptscope-cli: unknown command '%s' (try --help)\n", command.c_str());
     return kExitUsage;
 }
