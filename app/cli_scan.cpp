@@ -135,12 +135,16 @@ int runScan(const std::vector<std::string> &args)
     if (r.verdict == Verdict::Dangerous)
         return kExitDangerous;
     if (!r.fullyRead) {
+        // One line: the most precise place where reading stopped (one with a byte offset, if any).
+        const SecurityFinding *stop = nullptr;
         for (const SecurityFinding &f : r.findings)
-            if (f.kind == FindingKind::NotFullyRead) {
-                std::fprintf(stderr, "ptscope-cli: %s: not fully read (%s%s): %s\n", file.c_str(), f.pickle.c_str(),
-                             f.offset ? (" at byte " + std::to_string(*f.offset)).c_str() : "", f.what.c_str());
-                break;
-            }
+            if (f.kind == FindingKind::NotFullyRead && (!stop || (!stop->offset && f.offset)))
+                stop = &f;
+        if (stop) {
+            const std::string at = stop->offset ? " at byte " + std::to_string(*stop->offset) : std::string();
+            std::fprintf(stderr, "ptscope-cli: %s: not fully read (%s%s): %s\n", file.c_str(), stop->pickle.c_str(),
+                         at.c_str(), stop->what.c_str());
+        }
         return kExitUnreadable;
     }
     return kExitOk;

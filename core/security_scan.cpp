@@ -372,6 +372,7 @@ private:
     std::uint32_t m_pickleCount = 0;
     Container m_container = Container::Refused;
     bool m_torchScript = false;
+    std::string m_notTorchZip; // why torch.load would refuse this zip, when it would
     std::string m_refusal;
     std::vector<LoadedPickle> m_loaded; // in the order torch.load reads them
 };
@@ -690,10 +691,15 @@ std::uint64_t Scanner::scanPickle(std::span<const std::uint8_t> bytes, std::uint
         } else if (!allowed26(g.module, g.name)) {
             f.severity = Verdict::Suspicious;
             f.kind = FindingKind::UnlistedGlobal;
-            f.what = describeUnlisted(g.module, g.name, f.use) + where;
+            if (m_torchScript && isParentOrSame("__torch__", g.module))
+                f.what = "a TorchScript class defined by this archive's code/ files: torch.jit.load compiles that code "
+                         "(it is not imported from Python)";
+            else if (m_torchScript && g.module == "torch.jit._pickle")
+                f.what = "a TorchScript pickle helper that torch.jit.load's own unpickler handles (no Python import)";
+            else
+                f.what = describeUnlisted(g.module, g.name, f.use);
+            f.what += where;
         } else {
-            if (role != PickleRole::NotLoaded)
-                continue;
             continue; // allowlisted: nothing to report, wherever it is
         }
         if (!f.reachable && complete)
@@ -881,11 +887,17 @@ void Scanner::scanZip()
     }
     const ZipArchive &zip = *zipResult;
     const auto &entries = zip.entries();
-    if (entries.empty())
+    if (entries.empty()) {
+        m_notTorchZip = "an empty zip archive";
+        notFullyRead("zip directory", std::nullopt, false, "an empty zip archive: not a checkpoint, nothing to scan");
         return;
+    }
     const std::string &firstName = entries.front().name;
     const std::string prefix = firstName.find('/') == std::string::npos ? std::string()
                                                                          : firstName.substr(0, firstName.find('/') + 1);
+    if (prefix.empty() || prefix == "/")
+        m_notTorchZip = "its first entry is not inside a folder, which torch.load refuses (\"file in archive is not in "
+                        "a subdirectory\")";
     auto rel = [&](const ZipEntry &e) -> std::string_view {
         std::string_view n = e.name;
         if (!prefix.empty() && n.compare(0, prefix.size(), prefix) == 0)
@@ -949,7 +961,7 @@ void Scanner::scanZip()
                                                                      : PickleRole::NotLoaded,
                        &dataKeys);
     if (!firstData)
-        notFullyRead(m_path, std::nullopt, false,
+        notFullyRead("zip directory", std::nullopt, false,
                      "this zip archive has no " + prefix + "data.pkl: it is not a torch.save file, so torch.load "
                      "would refuse it; its members were scanned for pickles all the same");
 
@@ -971,8 +983,19 @@ void Scanner::scanZip()
         const bool named = endsWith(r, ".pkl") || endsWith(r, ".debug_pkl");
         std::vector<std::uint8_t> owned;
         std::span<const std::uint8_t> span;
-        if (!named && e.size > m_options.pickleLimits.maxPickleBytes)
-            continue; // data too big to be a pickle the budget would read; not something torch unpickles
+        if (!named && e.size > m_options.pickleLimits.maxPickleBytes) {
+            // Bytes no pickle references, larger than the pickle budget: a stored one that does not look
+            // like a pickle is data; anything else cannot be checked, and says so.
+            if (e.method == 0 && e.problem.empty()) {
+                auto stored = zip.storedData(e);
+                if (stored && !looksLikePickle(*stored))
+                    continue;
+            }
+            notFullyRead(e.name, e.dataOffset ? std::optional<std::uint64_t>(e.dataOffset) : std::nullopt, false,
+                         "a member no pickle references, of " + std::to_string(e.size)
+                             + " bytes, more than the pickle budget: it was not checked");
+            continue;
+        }
         const std::string problem = readMember(e, owned, span);
         if (!problem.empty()) {
             if (named)
@@ -1019,7 +1042,7 @@ void Scanner::scanZip()
 // are found through their local headers, as far as they go, and their pickles scanned.
 void Scanner::scanZipByLocalHeaders(const std::string &why)
 {
-    notFullyRead(m_path, std::nullopt, false,
+    notFullyRead("zip directory", std::nullopt, false,
                  "the zip directory could not be read (" + why
                      + "); members were looked for through their local headers instead, and more may be hidden");
     std::uint64_t pos = 0;
@@ -1165,6 +1188,8 @@ void Scanner::decideWeightsOnly()
     if (plainPickle)
         formatProblem = "this is a plain pickle, not a torch.save file: torch.load reads its first pickle as the "
                         "magic number and stops (\"Invalid magic number; corrupt file?\"); pickle.load would read it";
+    else if (!m_notTorchZip.empty())
+        formatProblem = "torch.load refuses this zip archive: " + m_notTorchZip;
     else if (noTorchPickle)
         formatProblem = "torch.load finds no readable data.pkl in this archive";
 
@@ -1194,7 +1219,7 @@ SecurityReport Scanner::run()
     switch (sniff.container) {
     case Container::Refused:
         m_refusal = sniff.error.message;
-        notFullyRead(m_path, sniff.error.offset, false, "not a checkpoint ptscope can scan: " + sniff.error.message);
+        notFullyRead("file", sniff.error.offset, false, "not a checkpoint ptscope can scan: " + sniff.error.message);
         break;
     case Container::Zip: scanZip(); break;
     case Container::Legacy: scanLegacy(m_file, 0, {}, 0, false); break;
@@ -1277,7 +1302,9 @@ SecurityReport mergeShardReports(const std::vector<std::pair<std::string, Securi
     SecurityReport out;
     out.torch26.accepted = out.torch113.accepted = true;
     std::set<std::string> add26, never26;
+    bool applicable = false;
     for (const auto &[name, r] : shards) {
+        applicable = applicable || r.torch26.applicable;
         out.verdict = std::max(out.verdict, r.verdict);
         out.fullyRead = out.fullyRead && r.fullyRead;
         out.omittedFindings += r.omittedFindings;
@@ -1302,6 +1329,13 @@ SecurityReport mergeShardReports(const std::vector<std::pair<std::string, Securi
     out.torch26.neverAcceptable.assign(never26.begin(), never26.end());
     out.torch113.neverAcceptable = out.torch26.neverAcceptable;
     out.torch26.fixableByAllowlisting = !out.torch26.accepted && never26.empty() && !add26.empty() && out.fullyRead;
+    if (!applicable && !shards.empty()) {
+        for (WeightsOnlyCheck *w : {&out.torch26, &out.torch113}) {
+            w->applicable = false;
+            w->accepted = false;
+            w->reason = shards.front().second.torch26.reason;
+        }
+    }
     std::stable_sort(out.findings.begin(), out.findings.end(),
                      [](const SecurityFinding &a, const SecurityFinding &b) { return a.severity > b.severity; });
     return out;

@@ -391,6 +391,10 @@ void TestSecurityScan::failsClosed()
     QVERIFY(!scanFile(dataDir().toStdString() + "/fixtures/error_png_renamed.pt"));
     QVERIFY(!scanFile(dataDir().toStdString() + "/security/no_such_file.pt"));
     QCOMPARE(scanBytes(std::string("\x89PNG\r\n\x1a\n0000000000000000", 24)).verdict, Verdict::Suspicious);
+    const SecurityReport emptyZip = scanBytes(std::string("PK\x05\x06", 4) + std::string(18, '\0'));
+    QCOMPARE(emptyZip.verdict, Verdict::Suspicious);
+    QVERIFY(!emptyZip.fullyRead);
+    QVERIFY(!emptyZip.torch26.accepted);
 }
 
 void TestSecurityScan::budgetsFailClosed()
@@ -422,6 +426,8 @@ void TestSecurityScan::safetensorsAndShards()
     const SecurityReport index = scanPath(dataDir().toStdString() + "/fixtures/sharded_st.safetensors.index.json");
     QCOMPARE(index.verdict, Verdict::Safe);
     QVERIFY(index.fullyRead);
+    QVERIFY(!index.torch26.applicable);
+    QCOMPARE(index.pickles.size(), std::size_t(0));
 }
 
 void TestSecurityScan::checkpointCarriesReport()
