@@ -5,6 +5,7 @@
 #include "checkpoint.h"
 #include "mapped_file.h"
 #include "security_scan.h"
+#include "unpickler.h"
 
 #include <QFile>
 #include <QJsonArray>
@@ -104,6 +105,7 @@ private Q_SLOTS:
     void findingsSayWhereAndWhat();
     void weightsOnly26Advice();
     void hiddenAndNestedPicklesAreScanned();
+    void unpicklerKeepsWhatItSaw();
     void dynamicImportIsDangerous();
     void dottedAndParentModuleNames_data();
     void dottedAndParentModuleNames();
@@ -321,6 +323,34 @@ void TestSecurityScan::hiddenAndNestedPicklesAreScanned()
     QVERIFY(std::any_of(plain.pickles.begin(), plain.pickles.end(), [](const ScannedPickle &p) {
         return p.name.find("embedded") != std::string::npos && p.name.find("object") != std::string::npos;
     }));
+}
+
+void TestSecurityScan::unpicklerKeepsWhatItSaw()
+{
+    // Cut after the GLOBAL: the error, and the global seen before it, with its name as written.
+    const std::string cut = std::string("\x80\x02", 2) + "c__builtin__\neval\nX\x10\x00";
+    ValueArena arena;
+    PickleResult partial;
+    const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t *>(cut.data()), cut.size());
+    auto r = unpickle(bytes, arena, "cut", 100, {}, &partial);
+    QVERIFY(!r);
+    QCOMPARE(r.error().code, ErrorCode::Truncated);
+    QCOMPARE(partial.globals.size(), std::size_t(1));
+    QCOMPARE(partial.globals[0].module, std::string("builtins"));
+    QCOMPARE(partial.globals[0].written, std::string("__builtin__.eval"));
+    QCOMPARE(partial.globals[0].offset, std::uint64_t(102));
+    QCOMPARE(partial.root, kNoValue);
+    // Each opcode once, at its first file offset, in order.
+    using Op = std::pair<std::uint8_t, std::uint64_t>;
+    QCOMPARE(partial.firstOpcodes, std::vector<Op>({{0x80, 100}, {'c', 102}, {'X', 120}}));
+
+    // Without `partial` nothing changes for existing callers; a whole pickle fills the same fields.
+    ValueArena a2;
+    const std::string whole = globalPickle("collections", "OrderedDict");
+    auto ok = unpickle({reinterpret_cast<const std::uint8_t *>(whole.data()), whole.size()}, a2, "whole");
+    QVERIFY(ok);
+    QVERIFY(ok->globals[0].written.empty());
+    QCOMPARE(ok->firstOpcodes.size(), std::size_t(3));
 }
 
 void TestSecurityScan::dynamicImportIsDangerous()
