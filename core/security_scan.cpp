@@ -740,6 +740,7 @@ std::uint64_t Scanner::scanPickle(std::span<const std::uint8_t> bytes, std::uint
 
     // Bytes handed to another torch.load (torch.storage._load_from_bytes) or pickle.loads: scanned as well.
     if (depth < 3) {
+        std::set<ValueId> scannedBytes; // one bytes value may be passed to many calls: scan it once
         for (ValueId id = 0; id < end; ++id) {
             const Value &v = arena[id];
             if (v.kind != ValueKind::Object || !arena.valid(v.callable) || arena[v.callable].kind != ValueKind::Global
@@ -751,6 +752,8 @@ std::uint64_t Scanner::scanPickle(std::span<const std::uint8_t> bytes, std::uint
             if (!torchLoad && !pickleLoad)
                 continue;
             const ValueId arg = arena[v.args].items[0];
+            if (!scannedBytes.insert(arg).second)
+                continue;
             std::string bytesText;
             if (!bytesOf(arena, arg, bytesText))
                 continue;
@@ -1061,23 +1064,24 @@ void Scanner::scanZipByLocalHeaders(const std::string &why)
             return;
         const std::string name(reinterpret_cast<const char *>(h + 30), nameLen);
         const std::uint64_t data = pos + 30 + nameLen + extraLen;
-        const auto rest = m_file.subspan(data);
-        std::uint64_t used = 0;
-        if (method == 0 && (endsWith(name, ".pkl") || looksLikePickle(rest.first(std::min<std::size_t>(rest.size(), 2)))
-                            || (rest.size() >= 2 && rest[0] == 0x80 && rest[1] <= 5)))
-            used = scanPickle(rest, data, name + " (from its local header)",
-                              endsWith(name, "/data.pkl") ? PickleRole::Loaded : PickleRole::NotLoaded, false, 0);
-        // The next header: right after the payload when its size is known, else searched for.
-        std::uint64_t next = (flags & 0x8) == 0 && compressed != 0xFFFFFFFFu ? data + compressed : data + used;
-        if (next <= pos)
-            next = pos + 4;
-        const auto hay = m_file.subspan(std::min<std::uint64_t>(next, m_file.size()));
+        // The payload ends where its size says, else at the next local header (or the end of the file), so
+        // that every byte is read once whatever the headers claim.
         const std::string_view sig("PK\x03\x04", 4);
-        const std::string_view text(reinterpret_cast<const char *>(hay.data()), hay.size());
-        const std::size_t found = text.find(sig);
-        if (found == std::string_view::npos)
+        auto findSig = [&](std::uint64_t from) {
+            const std::string_view text(reinterpret_cast<const char *>(m_file.data() + from), m_file.size() - from);
+            const std::size_t at = text.find(sig);
+            return at == std::string_view::npos ? m_file.size() : from + at;
+        };
+        const bool sized = (flags & 0x8) == 0 && compressed != 0xFFFFFFFFu;
+        const std::uint64_t end = sized ? std::min<std::uint64_t>(data + compressed, m_file.size()) : findSig(data);
+        const auto payload = m_file.subspan(data, end - data);
+        const bool proto2 = payload.size() >= 2 && payload[0] == 0x80 && payload[1] <= 5;
+        if (method == 0 && (endsWith(name, ".pkl") || proto2 || looksLikePickle(payload)))
+            scanPickle(payload, data, name + " (from its local header)",
+                       endsWith(name, "/data.pkl") ? PickleRole::Loaded : PickleRole::NotLoaded, false, 0);
+        if (end >= m_file.size())
             return;
-        pos = next + found;
+        pos = findSig(end);
     }
 }
 

@@ -106,6 +106,7 @@ private Q_SLOTS:
     void weightsOnly26Advice();
     void hiddenAndNestedPicklesAreScanned();
     void unpicklerKeepsWhatItSaw();
+    void sharedNestedBytesScannedOnce();
     void dynamicImportIsDangerous();
     void dottedAndParentModuleNames_data();
     void dottedAndParentModuleNames();
@@ -328,7 +329,7 @@ void TestSecurityScan::hiddenAndNestedPicklesAreScanned()
 void TestSecurityScan::unpicklerKeepsWhatItSaw()
 {
     // Cut after the GLOBAL: the error, and the global seen before it, with its name as written.
-    const std::string cut = std::string("\x80\x02", 2) + "c__builtin__\neval\nX\x10\x00";
+    const std::string cut = std::string("\x80\x02", 2) + "c__builtin__\neval\nX\x10"; // BINUNICODE cut inside its length
     ValueArena arena;
     PickleResult partial;
     const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t *>(cut.data()), cut.size());
@@ -351,6 +352,21 @@ void TestSecurityScan::unpicklerKeepsWhatItSaw()
     QVERIFY(ok);
     QVERIFY(ok->globals[0].written.empty());
     QCOMPARE(ok->firstOpcodes.size(), std::size_t(3));
+}
+
+void TestSecurityScan::sharedNestedBytesScannedOnce()
+{
+    // A thousand torch.storage._load_from_bytes calls on one memoized bytes value: one nested scan.
+    using namespace std::string_literals;
+    std::string p = "\x80\x02("s + "ctorch.storage\n_load_from_bytes\nq\x00"s + "C\x05\x80\x02K\x01.q\x01\x85R"s;
+    for (int i = 0; i < 1000; ++i)
+        p += "h\x00h\x01\x85R"s;
+    p += "l.";
+    const SecurityReport r = scanBytes(p);
+    QCOMPARE(r.verdict, Verdict::Dangerous);
+    QCOMPARE(r.pickles.size(), std::size_t(2)); // the outer pickle, and the nested stream's first pickle
+    QCOMPARE(findGlobal(r, "torch.storage._load_from_bytes")->count, std::uint64_t(1));
+    QVERIFY(!r.fullyRead); // the nested stream ends after its first pickle
 }
 
 void TestSecurityScan::dynamicImportIsDangerous()
