@@ -38,5 +38,6 @@ int runInfo(const std::vector<std::string> &args);
 int runStats(const std::vector<std::string> &args);
 int runDiff(const std::vector<std::string> &args);
 int runReport(const std::vector<std::string> &args);
+int runScan(const std::vector<std::string> &args);
 
 } // namespace ptscope::cli

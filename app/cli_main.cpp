@@ -24,12 +24,14 @@ void printUsage(FILE *out)
                  "  stats [--json] [--bins N] [--backend B] [--match GLOB] FILE   min/max/mean/std, NaN/Inf, histograms\n"
                  "  diff [--json] [--source-key P] [--target-key P] [--torch 1.13|2] SOURCE TARGET   load_state_dict, explained\n"
                  "  report --format html|pdf|md|json|csv -o OUT FILE [FILE2]   a shareable report (two files: compared)\n"
+                 "  scan [--json] FILE                  is it safe to torch.load? (globals, code, weights_only)\n"
                  "\n"
                  "Options:\n"
                  "  -h, --help      show this help\n"
                  "  --version       show the version, the commit and the compute backends\n"
                  "\n"
-                 "Exit codes: 0 success, 1 the file could not be read, 2 usage error.\n");
+                 "Exit codes: 0 success, 1 the file could not be read, 2 usage error.\n"
+                 "            3 scan found something dangerous.\n");
 }
 
 void printVersion()
@@ -73,6 +75,8 @@ int main(int argc, char **argv)
         return runDiff(args);
     if (command == "report")
         return runReport(args);
+    if (command == "scan")
+        return runScan(args);
     std::fprintf(stderr, "ptscope-cli: unknown command '%s' (try --help)\n", command.c_str());
     return kExitUsage;
 }

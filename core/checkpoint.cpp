@@ -6,6 +6,7 @@
 #include "dtype.h"
 #include "format_sniff.h"
 #include "safetensors.h"
+#include "security_scan.h"
 #include "sharded.h"
 #include "torch_interpret.h"
 #include "zip_archive.h"
@@ -529,6 +530,33 @@ Result<std::shared_ptr<const Checkpoint>> openCheckpoint(std::shared_ptr<const M
     if (!status)
         return withPath(status.error(), cp->path);
     analyzeCheckpoint(*cp, options);
+    ScanOptions scanOptions;
+    scanOptions.pickleLimits = options.pickleLimits;
+    if (cp->format == FileFormat::Sharded) {
+        const std::string dir = cp->path.substr(0, cp->path.find_last_of('/') + 1);
+        std::vector<std::pair<std::string, SecurityReport>> shards;
+        for (const std::string &name : cp->shards) {
+            auto shard = MappedFile::open(dir + name);
+            if (shard) {
+                shards.emplace_back(name, scanFile(*shard, scanOptions));
+                continue;
+            }
+            SecurityReport missing;
+            missing.verdict = Verdict::Suspicious;
+            missing.fullyRead = false;
+            SecurityFinding f;
+            f.kind = FindingKind::NotFullyRead;
+            f.pickle = name;
+            f.what = "this shard could not be opened, so it was not scanned: " + shard.error().message;
+            missing.findings.push_back(std::move(f));
+            missing.torch26.accepted = missing.torch113.accepted = false;
+            missing.torch26.reason = missing.torch113.reason = "shard " + name + " could not be opened";
+            shards.emplace_back(name, std::move(missing));
+        }
+        cp->security = std::make_shared<const SecurityReport>(mergeShardReports(shards));
+    } else {
+        cp->security = std::make_shared<const SecurityReport>(scanFile(file, scanOptions));
+    }
     return std::shared_ptr<const Checkpoint>(std::move(cp));
 }
 

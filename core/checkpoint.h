@@ -16,6 +16,8 @@
 
 namespace ptscope::core {
 
+struct SecurityReport; // security_scan.h
+
 enum class FileFormat { TorchZip, TorchLegacy, TorchScript, Pickle, Safetensors, Sharded };
 // "torch-zip", "torch-legacy", "torchscript", "pickle", "safetensors", "sharded"
 const char *formatName(FileFormat format);
@@ -163,6 +165,8 @@ struct Checkpoint
     std::vector<MetadataItem> metadata;
     std::vector<OptimizerInfo> optimizers;
     std::vector<Warning> warnings;
+    // Is it safe to torch.load? Computed by openCheckpoint from every pickle in the file (security_scan.h).
+    std::shared_ptr<const SecurityReport> security;
 };
 
 struct OpenOptions

@@ -5,6 +5,7 @@
 #include "checkpoint_analysis.h"
 #include "dtype.h"
 #include "json_writer.h"
+#include "security_scan.h"
 
 #include <algorithm>
 #include <map>
@@ -376,6 +377,8 @@ std::string infoJson(const Checkpoint &cp, const InfoJsonOptions &options)
         w.endObject();
     }
     w.endArray();
+    w.key("security");
+    writeSecurityJson(w, securityReport(cp));
     w.endObject();
     std::string out = w.str();
     out += '\n';

@@ -796,6 +796,7 @@ public:
     }
 
     Result<PickleResult> run();
+    PickleResult takePartial() { return std::move(m_result); }
 
 private:
     // --- errors
@@ -975,12 +976,17 @@ private:
     }
     bool global(std::string module, std::string name)
     {
-        if (m_proto < 3)
+        std::string written;
+        if (m_proto < 3) {
+            written = module + "." + name;
             fixImports(module, name);
+            if (written == module + "." + name)
+                written.clear();
+        }
         ValueId id;
         if (!newValue(ValueKind::Global, id))
             return false;
-        m_result.globals.push_back(GlobalUse{module, name, m_base + m_opPos, false});
+        m_result.globals.push_back(GlobalUse{module, name, m_base + m_opPos, false, std::move(written)});
         Value &v = at(id);
         v.text = std::move(module);
         v.name = std::move(name);
@@ -1084,6 +1090,7 @@ private:
 
     PickleResult m_result;
     Error m_error;
+    bool m_opSeen[256] = {};
 };
 
 Result<PickleResult> Machine::run()
@@ -1116,6 +1123,10 @@ Result<PickleResult> Machine::run()
         m_opPos = m_pos;
         m_op = m_data[m_pos++];
         m_started = true;
+        if (!m_opSeen[m_op]) {
+            m_opSeen[m_op] = true;
+            m_result.firstOpcodes.emplace_back(m_op, m_base + m_opPos);
+        }
         if (!step())
             return m_error;
     }
@@ -1588,10 +1599,12 @@ bool Machine::step()
             return false;
         const ValueId nameId = m_stack[m_stack.size() - 1];
         const ValueId moduleId = m_stack[m_stack.size() - 2];
-        if (kindOf(moduleId) != ValueKind::String || kindOf(nameId) != ValueKind::String)
+        if (kindOf(moduleId) != ValueKind::String || kindOf(nameId) != ValueKind::String) {
+            m_result.globals.push_back(GlobalUse{std::string(), std::string(), m_base + m_opPos, true, {}});
             return fail(ErrorCode::PickleError, std::string("non-literal import: the operands are a ")
                                                     + kindName(kindOf(moduleId)) + " and a " + kindName(kindOf(nameId))
                                                     + ", not two strings");
+        }
         if (!global(at(moduleId).text, at(nameId).text))
             return false;
         m_stack.resize(m_stack.size() - 2);
@@ -1728,14 +1741,24 @@ bool Machine::step()
 
 } // namespace
 
+const char *pickleOpcodeName(std::uint8_t op)
+{
+    return opName(op);
+}
+
 Result<PickleResult> unpickle(std::span<const std::uint8_t> data, ValueArena &arena, std::string_view where,
-                              std::uint64_t baseOffset, const PickleLimits &limits)
+                              std::uint64_t baseOffset, const PickleLimits &limits, PickleResult *partial)
 {
     // The machine reports every failure through Result; only allocation failure could throw,
     // and that must not escape the API either.
     try {
         Machine machine(data, arena, where, baseOffset, limits);
-        return machine.run();
+        auto result = machine.run();
+        if (!result && partial) {
+            *partial = machine.takePartial();
+            partial->root = kNoValue;
+        }
+        return result;
     } catch (const std::bad_alloc &) {
         return makeError(ErrorCode::BudgetExceeded, "out of memory while reading the pickle", std::string(where),
                          baseOffset);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ptscope::core {
@@ -30,6 +31,7 @@ struct GlobalUse
     std::string name;
     std::uint64_t offset = 0; // file offset of the GLOBAL / STACK_GLOBAL / INST opcode
     bool dynamic = false;     // STACK_GLOBAL whose operands were not literal strings (never resolved)
+    std::string written;      // "module.name" as written in the file, when the name mapping changed it
 };
 
 struct PickleResult
@@ -39,6 +41,9 @@ struct PickleResult
     std::uint64_t endOffset = 0;     // file offset just past STOP
     std::vector<GlobalUse> globals;  // every global referenced, in order of appearance
     std::vector<Warning> warnings;
+    // Each distinct opcode the pickle used, with the file offset of its first use, in order of first use
+    // (what a restricted loader such as torch's weights-only unpickler would stumble on).
+    std::vector<std::pair<std::uint8_t, std::uint64_t>> firstOpcodes;
 };
 
 // Runs the pickle virtual machine over `data` (protocols 0 to 5, every opcode) and builds an
@@ -48,7 +53,15 @@ struct PickleResult
 //
 // `where` names the pickle in errors (e.g. "archive/data.pkl"); `baseOffset` is added to every
 // offset reported, so offsets are file offsets.
+//
+// When `partial` is given and reading fails, it receives what was seen before the failure (globals,
+// opcodes, warnings; root stays kNoValue), so that a security scan can fail closed with the facts.
+// A STACK_GLOBAL whose operands are not literal strings is recorded there as a dynamic GlobalUse.
 Result<PickleResult> unpickle(std::span<const std::uint8_t> data, ValueArena &arena, std::string_view where,
-                              std::uint64_t baseOffset = 0, const PickleLimits &limits = {});
+                              std::uint64_t baseOffset = 0, const PickleLimits &limits = {},
+                              PickleResult *partial = nullptr);
+
+// The opcode's name as in CPython's pickle module ("SHORT_BINUNICODE"), or nullptr for an unknown byte.
+const char *pickleOpcodeName(std::uint8_t op);
 
 } // namespace ptscope::core
