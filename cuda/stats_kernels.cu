@@ -13,14 +13,41 @@
 #include "stats_kernels.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace ptscope::cuda::detail {
 
 namespace {
 
 // ---- element conversion: exactly the core's (core/tensor_data.cpp) -------------------------------
+// __host__ __device__ so that tests can hold them to the core's on machines without a GPU
+// (hostConvert and friends below).
 
-__device__ __forceinline__ float halfToFloat(unsigned int h)
+#define PTSCOPE_HD __host__ __device__ __forceinline__
+
+PTSCOPE_HD float bitsToFloat(unsigned int b)
+{
+#ifdef __CUDA_ARCH__
+    return __uint_as_float(b);
+#else
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    return f;
+#endif
+}
+
+PTSCOPE_HD double bitsToDouble(unsigned long long b)
+{
+#ifdef __CUDA_ARCH__
+    return __longlong_as_double(static_cast<long long>(b));
+#else
+    double d;
+    std::memcpy(&d, &b, sizeof d);
+    return d;
+#endif
+}
+
+PTSCOPE_HD float halfToFloat(unsigned int h)
 {
     const unsigned int sign = (h & 0x8000u) << 16;
     const unsigned int exp = (h >> 10) & 0x1fu;
@@ -29,17 +56,17 @@ __device__ __forceinline__ float halfToFloat(unsigned int h)
     if (exp == 0)
         magnitude = static_cast<float>(mant) * 5.9604644775390625e-08f; // mant * 2^-24: exact
     else if (exp == 31)
-        magnitude = mant ? __int_as_float(0x7fc00000) : __int_as_float(0x7f800000);
+        magnitude = mant ? bitsToFloat(0x7fc00000u) : bitsToFloat(0x7f800000u);
     else
-        return __uint_as_float(sign | ((exp + 112u) << 23) | (mant << 13));
+        return bitsToFloat(sign | ((exp + 112u) << 23) | (mant << 13));
     return sign ? -magnitude : magnitude;
 }
 
 template<int Code>
-__device__ __forceinline__ double float8ToDouble(unsigned int v)
+PTSCOPE_HD double float8ToDouble(unsigned int v)
 {
-    const double nan = __longlong_as_double(0x7ff8000000000000ll);
-    const double inf = __longlong_as_double(0x7ff0000000000000ll);
+    const double nan = bitsToDouble(0x7ff8000000000000ull);
+    const double inf = bitsToDouble(0x7ff0000000000000ull);
     if constexpr (Code == kF8E8M0) {
         return v == 0xffu ? nan : ldexp(1.0, static_cast<int>(v) - 127);
     } else {
@@ -67,7 +94,7 @@ __device__ __forceinline__ double float8ToDouble(unsigned int v)
 }
 
 template<int Code>
-__device__ __forceinline__ double load(const void *data, std::uint64_t i)
+PTSCOPE_HD double load(const void *data, std::uint64_t i)
 {
     if constexpr (Code == kF64)
         return static_cast<const double *>(data)[i];
@@ -77,7 +104,7 @@ __device__ __forceinline__ double load(const void *data, std::uint64_t i)
         return static_cast<double>(halfToFloat(static_cast<const unsigned short *>(data)[i]));
     else if constexpr (Code == kBF16)
         return static_cast<double>(
-            __uint_as_float(static_cast<unsigned int>(static_cast<const unsigned short *>(data)[i]) << 16));
+            bitsToFloat(static_cast<unsigned int>(static_cast<const unsigned short *>(data)[i]) << 16));
     else if constexpr (Code == kF8E5M2 || Code == kF8E4M3FN || Code == kF8E5M2FNUZ || Code == kF8E4M3FNUZ
                        || Code == kF8E8M0)
         return float8ToDouble<Code>(static_cast<const unsigned char *>(data)[i]);
@@ -101,6 +128,37 @@ __device__ __forceinline__ double load(const void *data, std::uint64_t i)
         return static_cast<const unsigned char *>(data)[i] ? 1.0 : 0.0; // kBool
 }
 
+// ---- bins: the CPU backend's expressions, operation for operation ----------------------------------
+
+// The linear bin of x, or -1 when x is outside [lo, hi] or NaN. A NaN quotient (zero or infinite
+// width) lands in the last bin, as on the CPU.
+PTSCOPE_HD int linearBin(double x, const HistParams &p)
+{
+    if (!(x >= p.lo && x <= p.hi))
+        return -1;
+    const double q = ((x - p.lo) / p.width) * p.binsD;
+    const double clamped = q < p.lastBinD ? q : p.lastBinD;
+    return static_cast<int>(clamped);
+}
+
+// The log-magnitude bin of x: std::upper_bound over the logBins + 1 edges, minus one, the last
+// edge in the last bin; -1 when |x| is outside [edges[0], edges[logBins]] (zero, NaN, Inf).
+PTSCOPE_HD int logBin(double x, const double *edges, unsigned int logBins)
+{
+    const double a = fabs(x);
+    if (!(a >= edges[0] && a <= edges[logBins]))
+        return -1;
+    unsigned int lo = 0, hi = logBins + 1;
+    while (lo < hi) {
+        const unsigned int mid = (lo + hi) / 2;
+        if (edges[mid] > a)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return static_cast<int>(lo - 1 >= logBins ? logBins - 1 : lo - 1); // lo >= 1: edges[0] <= a
+}
+
 // ---- moments --------------------------------------------------------------------------------------
 
 // One block per tile of kTile elements; thread t reads elements t, t + kThreads, ... of the tile
@@ -112,7 +170,7 @@ __global__ void __launch_bounds__(kThreads) momentsKernel(const void *data, std:
     __shared__ unsigned long long sCount[kThreads], sNan[kThreads], sPosInf[kThreads], sNegInf[kThreads],
         sZeros[kThreads];
     __shared__ double sSum[kThreads], sMin[kThreads], sMax[kThreads], sMinAbs[kThreads], sMaxAbs[kThreads];
-    const double inf = __longlong_as_double(0x7ff0000000000000ll);
+    const double inf = bitsToDouble(0x7ff0000000000000ull);
     const int tid = static_cast<int>(threadIdx.x);
     const std::uint64_t begin = static_cast<std::uint64_t>(blockIdx.x) * kTile;
     const std::uint64_t end = begin + kTile < n ? begin + kTile : n;
@@ -216,35 +274,21 @@ __global__ void __launch_bounds__(kThreads)
             sLogCounts[b] = 0;
     __syncthreads();
 
-    const double first = p.logBins ? p.edges[0] : 0.0;
-    const double last = p.logBins ? p.edges[p.logBins] : 0.0;
     const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
     for (std::uint64_t i = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
         const double x = load<Code>(data, i);
-        if (p.bins && x >= p.lo && x <= p.hi) {
-            // The CPU backend's expression, operation for operation (NaN from a zero or infinite
-            // width lands in the last bin there too).
-            const double q = ((x - p.lo) / p.width) * p.binsD;
-            const double clamped = q < p.lastBinD ? q : p.lastBinD;
-            const auto pos = static_cast<unsigned int>(static_cast<int>(clamped));
-            if (sharedLinear)
-                atomicAdd(&sLinear[pos], 1u);
-            else
-                atomicAdd(&p.counts[pos], 1ull);
+        if (p.bins) {
+            const int pos = linearBin(x, p);
+            if (pos >= 0) {
+                if (sharedLinear)
+                    atomicAdd(&sLinear[pos], 1u);
+                else
+                    atomicAdd(&p.counts[pos], 1ull);
+            }
         }
         if (p.logBins) {
-            const double a = fabs(x);
-            if (a >= first && a <= last) {
-                // std::upper_bound over the logBins + 1 edges, minus one.
-                unsigned int lo = 0, hi = p.logBins + 1;
-                while (lo < hi) {
-                    const unsigned int mid = (lo + hi) / 2;
-                    if (p.edges[mid] > a)
-                        hi = mid;
-                    else
-                        lo = mid + 1;
-                }
-                const unsigned int pos = lo - 1 >= p.logBins ? p.logBins - 1 : lo - 1;
+            const int pos = logBin(x, p.edges, p.logBins);
+            if (pos >= 0) {
                 if (sharedLog)
                     atomicAdd(&sLogCounts[pos], 1u);
                 else
@@ -308,6 +352,14 @@ int elemBytes(int code)
     }
 }
 
+namespace {
+template<int Code>
+double hostConvertFor(const void *data, std::uint64_t i)
+{
+    return load<Code>(data, i);
+}
+} // namespace
+
 #define PTSCOPE_DISPATCH(fn, ...)                                                                                     \
     switch (code) {                                                                                                   \
     case kF64: return fn<kF64>(__VA_ARGS__);                                                                          \
@@ -340,6 +392,41 @@ cudaError_t launchHistogram(int code, const void *data, std::uint64_t n, const H
                             cudaStream_t stream)
 {
     PTSCOPE_DISPATCH(histogramFor, data, n, p, maxBlocks, stream)
+}
+
+double hostConvert(int code, const void *data, std::uint64_t i)
+{
+    switch (code) {
+    case kF64: return hostConvertFor<kF64>(data, i);
+    case kF32: return hostConvertFor<kF32>(data, i);
+    case kF16: return hostConvertFor<kF16>(data, i);
+    case kBF16: return hostConvertFor<kBF16>(data, i);
+    case kF8E5M2: return hostConvertFor<kF8E5M2>(data, i);
+    case kF8E4M3FN: return hostConvertFor<kF8E4M3FN>(data, i);
+    case kF8E5M2FNUZ: return hostConvertFor<kF8E5M2FNUZ>(data, i);
+    case kF8E4M3FNUZ: return hostConvertFor<kF8E4M3FNUZ>(data, i);
+    case kF8E8M0: return hostConvertFor<kF8E8M0>(data, i);
+    case kI64: return hostConvertFor<kI64>(data, i);
+    case kI32: return hostConvertFor<kI32>(data, i);
+    case kI16: return hostConvertFor<kI16>(data, i);
+    case kI8: return hostConvertFor<kI8>(data, i);
+    case kU64: return hostConvertFor<kU64>(data, i);
+    case kU32: return hostConvertFor<kU32>(data, i);
+    case kU16: return hostConvertFor<kU16>(data, i);
+    case kU8: return hostConvertFor<kU8>(data, i);
+    case kBool: return hostConvertFor<kBool>(data, i);
+    default: return bitsToDouble(0x7ff8000000000000ull);
+    }
+}
+
+int hostLinearBin(double x, const HistParams &p)
+{
+    return linearBin(x, p);
+}
+
+int hostLogBin(double x, const double *edges, unsigned int logBins)
+{
+    return logBin(x, edges, logBins);
 }
 
 #undef PTSCOPE_DISPATCH

@@ -55,4 +55,10 @@ struct HistParams
 cudaError_t launchHistogram(int code, const void *data, std::uint64_t n, const HistParams &p, int maxBlocks,
                             cudaStream_t stream);
 
+// The device code's element conversion and bin rules, compiled for the host (the same source):
+// tests hold them to the core's on machines without a GPU.
+double hostConvert(int code, const void *data, std::uint64_t i);
+int hostLinearBin(double x, const HistParams &p); // -1: skipped
+int hostLogBin(double x, const double *edges, unsigned int logBins); // -1: skipped
+
 } // namespace ptscope::cuda::detail
