@@ -6,9 +6,10 @@
 // Both passes walk the source in chunks of at most kChunkElements. Chunk k uses slot k % 2: the host
 // waits until the slot's previous chunk (k - 2) has finished on the GPU, folds in its results, fills
 // the slot's pinned buffer with chunk k, then queues the copy to the device, the kernel and (pass 1)
-// the copy of the per-tile results back, all on the slot's stream. So the host fills one buffer
-// while the GPU copies and computes the other, and the two streams overlap one chunk's copy with
-// the other's kernel. Progress is reported and cancellation honoured between chunks.
+// the copy of the per-tile results back, all on the slot's stream. So the host fills one buffer (a
+// few threads copying from the mapped file) while the GPU copies and computes the other, and the two
+// streams overlap one chunk's copy with the other's kernel. Progress is reported and cancellation
+// honoured between chunks.
 //
 // Contiguous tensors reach the GPU as their raw bytes (ElementSource::runs) and are converted there;
 // everything else (strided views, quantized, sparse and complex tensors, big-endian files) is
@@ -25,6 +26,8 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 namespace ptscope::cuda {
@@ -72,6 +75,28 @@ std::vector<Chunk> chunksOf(const core::ElementSource &source)
         }
     }
     return out;
+}
+
+// Copies a chunk from the mapped file into pinned memory on a few threads: one thread's memcpy
+// (page faults on the mapping included) is slower than the copy to the GPU that follows.
+void stageCopy(std::uint8_t *dst, const std::uint8_t *src, std::size_t bytes)
+{
+    constexpr std::size_t kMinPart = std::size_t(4) << 20;
+    const std::size_t parts = std::min<std::size_t>(
+        {std::size_t(std::max(1u, std::thread::hardware_concurrency())), 8, std::max<std::size_t>(1, bytes / kMinPart)});
+    const std::size_t per = (bytes + parts - 1) / parts;
+    std::vector<std::thread> pool;
+    for (std::size_t p = 1; p < parts && p * per < bytes; ++p) {
+        const std::size_t begin = p * per, len = std::min(per, bytes - begin);
+        try {
+            pool.emplace_back([=] { std::memcpy(dst + begin, src + begin, len); });
+        } catch (const std::system_error &) {
+            std::memcpy(dst + begin, src + begin, len); // no thread to be had: here
+        }
+    }
+    std::memcpy(dst, src, std::min(per, bytes));
+    for (auto &t : pool)
+        t.join();
 }
 
 std::string cudaFailure(const char *what, cudaError_t err)
@@ -315,10 +340,11 @@ private:
             inFlight[slot].reset();
             return cudaSuccess;
         };
-        // False: the caller cancelled.
+        // False: the caller cancelled. Nothing is reported before this call has finished a chunk
+        // (the previous pass already reported progressBase).
         auto report = [&]() {
             const std::uint64_t now = progressBase + done;
-            if (!progress || now <= reported)
+            if (!progress || done == 0 || now <= reported)
                 return true;
             reported = now;
             return progress(now, progressTotal);
@@ -337,7 +363,7 @@ private:
             const Chunk &c = chunks[k];
             const std::size_t bytes = static_cast<std::size_t>(c.count) * static_cast<std::size_t>(elemBytes(c.code));
             if (c.bytes) {
-                std::memcpy(m_hostStage[slot], c.bytes, bytes);
+                stageCopy(m_hostStage[slot], c.bytes, bytes);
             } else {
                 if (!cursor)
                     cursor = source.cursor();
