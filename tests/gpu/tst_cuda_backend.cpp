@@ -304,17 +304,19 @@ void TestCudaBackend::cliBackendChoice()
         for (qsizetype i = 0; i < a.size(); ++i)
             QCOMPARE(b[i].toObject()[QStringLiteral("histogram")], a[i].toObject()[QStringLiteral("histogram")]);
     }
-    // Turned off: auto falls back to the CPU with that reason, in every build.
+    // Turned off: auto falls back to the CPU with that reason (a build without CUDA keeps its own).
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("PTSCOPE_NO_CUDA"), QStringLiteral("1"));
+    const QString offReason = ptscope::cuda::compiledWithCuda() ? QStringLiteral("PTSCOPE_NO_CUDA")
+                                                                : QString::fromStdString(m_why);
     const CliRun off = runCli({QStringLiteral("stats"), QStringLiteral("--json"), file}, env);
     QCOMPARE(off.exitCode, 0);
     QCOMPARE(jsonOf(off)[QStringLiteral("backend")].toString(), QStringLiteral("cpu"));
-    QVERIFY(jsonOf(off)[QStringLiteral("backend_reason")].toString().contains(QStringLiteral("PTSCOPE_NO_CUDA")));
+    QVERIFY2(jsonOf(off)[QStringLiteral("backend_reason")].toString().contains(offReason), off.out.constData());
     const CliRun offHuman = runCli({QStringLiteral("stats"), QStringLiteral("--backend"), QStringLiteral("cuda"), file},
                                    env);
     QCOMPARE(offHuman.exitCode, 1);
-    QVERIFY2(offHuman.err.contains("PTSCOPE_NO_CUDA"), offHuman.err.constData());
+    QVERIFY2(QString::fromUtf8(offHuman.err).contains(offReason), offHuman.err.constData());
 }
 
 void TestCudaBackend::rawBytes()
