@@ -91,18 +91,18 @@ step "configure (CUDA on, -Werror, archs $CUDA_ARCHS)" "$LOGS/configure.log" 120
     cmake -S "$ROOT" -B "$BUILD" "-DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release}" -DPTSCOPE_CUDA=ON -DPTSCOPE_WERROR=ON \
     "-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCHS" || die "configure failed (see $LOGS/configure.log)"
 TARGETS=(ptscope-cli tst_cuda_kernels_host tst_cuda_backend tst_tensor_stats tst_cli)
-step "build ${TARGETS[*]} (-j$JOBS)" "$LOGS/build.log" 360 \
+step "build ${TARGETS[*]} (-j$JOBS)" "$LOGS/build.log" 300 \
     cmake --build "$BUILD" -j"$JOBS" --target "${TARGETS[@]}" || die "build failed (see $LOGS/build.log)"
 
 # --- 2. tests --------------------------------------------------------------------------------------
 export QT_QPA_PLATFORM=offscreen
 step "tst_cuda_kernels_host (device rules compiled for the host)" "$LOGS/tst_cuda_kernels_host.log" 120 \
     "$BUILD/tests/tst_cuda_kernels_host" || STATUS=1
-step "tst_cuda_backend (GPU against CPU, PTSCOPE_REQUIRE_GPU=1)" "$LOGS/tst_cuda_backend.log" 300 \
+step "tst_cuda_backend (GPU against CPU, PTSCOPE_REQUIRE_GPU=1)" "$LOGS/tst_cuda_backend.log" 240 \
     env PTSCOPE_REQUIRE_GPU=1 "$BUILD/tests/tst_cuda_backend" || STATUS=1
 grep -E "^(Totals|QINFO.*CUDA|FAIL)" "$LOGS/tst_cuda_backend.log" | head -n 20 | tee -a "$SUMMARY"
-step "tst_tensor_stats (CPU)" "$LOGS/tst_tensor_stats.log" 300 "$BUILD/tests/tst_tensor_stats" || STATUS=1
-step "tst_cli" "$LOGS/tst_cli.log" 300 "$BUILD/tests/tst_cli" || STATUS=1
+step "tst_tensor_stats (CPU)" "$LOGS/tst_tensor_stats.log" 120 "$BUILD/tests/tst_tensor_stats" || STATUS=1
+step "tst_cli" "$LOGS/tst_cli.log" 120 "$BUILD/tests/tst_cli" || STATUS=1
 
 # --- 3. benchmark ----------------------------------------------------------------------------------
 mkdir -p "$BENCH_DIR"
@@ -126,7 +126,7 @@ if [ -s "$CKPT" ]; then
         "$PYTHON" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1 \
             && TORCH_DEVICES=(cpu cuda)
     fi
-    step "benchmark (ptscope ${BACKENDS[*]}, torch ${TORCH_DEVICES[*]}, runs $BENCH_RUNS)" "$LOGS/bench.log" 300 \
+    step "benchmark (ptscope ${BACKENDS[*]}, torch ${TORCH_DEVICES[*]}, runs $BENCH_RUNS)" "$LOGS/bench.log" 240 \
         "$PYTHON" tests/bench/bench_stats.py "$BUILD/app/ptscope-cli" --files "$CKPT" --backends "${BACKENDS[@]}" \
         --python "$PYTHON" --torch-devices "${TORCH_DEVICES[@]}" --runs "$BENCH_RUNS" || STATUS=1
     grep -E "^(\||ptscope-cli stats vs|Note)" "$LOGS/bench.log" | tee -a "$SUMMARY"
