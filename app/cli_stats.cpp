@@ -3,7 +3,7 @@
 // ptscope-cli stats: numbers about the weights.
 #include "checkpoint.h"
 #include "cli_common.h"
-#include "device_info.h"
+#include "cuda_histogram_backend.h"
 #include "json_writer.h"
 #include "tensor_stats.h"
 
@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -231,26 +232,21 @@ int runStats(const std::vector<std::string> &args)
         return kExitUsage;
     }
 
-    // Backend choice. No CUDA histogram backend exists yet, so "cuda" fails with the reason and
-    // "auto" says why it fell back to the CPU.
+    // Backend choice: auto takes the GPU when one is usable and otherwise says why it fell back to
+    // the CPU; cuda fails with the reason; cpu needs no explanation.
     std::string reason;
-    {
-        std::string why;
-        const int devices = ptscope::cuda::cudaDeviceCount(&why);
-        if (!ptscope::cuda::compiledWithCuda())
-            reason = "this build has no CUDA support (built with PTSCOPE_CUDA=OFF or without a CUDA toolkit)";
-        else if (devices == 0)
-            reason = "no usable CUDA device (" + why + ")";
-        else
-            reason = "the CUDA statistics backend is not available in this version";
-    }
-    if (backendName == "cuda") {
+    std::unique_ptr<HistogramBackend> backend;
+    if (backendName != "cpu")
+        backend = ptscope::cuda::makeCudaHistogramBackend(&reason);
+    if (backendName == "cuda" && !backend) {
         std::fprintf(stderr, "ptscope-cli stats: cannot use --backend cuda: %s. Use --backend cpu or auto.\n",
                      reason.c_str());
         return kExitUnreadable;
     }
-    if (backendName == "cpu")
-        reason.clear(); // asked for: nothing to explain
+    if (!backend)
+        backend = makeCpuHistogramBackend();
+    else
+        reason.clear();
 
     auto cp = openCheckpoint(file);
     if (!cp) {
@@ -282,7 +278,6 @@ int runStats(const std::vector<std::string> &args)
     StatsRequest request;
     request.bins = bins;
     request.logHistogram = logHistogram;
-    auto backend = makeCpuHistogramBackend();
 
     std::vector<Row> rows;
     for (const TensorRef &ref : c.tensorRefs)

@@ -41,6 +41,26 @@ public:
     virtual std::size_t read(std::span<double> out) = 0;
 };
 
+// Element encodings a backend may convert itself (the CUDA backend converts them on the device),
+// each exactly as the core's element reader converts it (tensor_data.h): bool is 1 for any
+// non-zero byte, the float8 variants follow c10.
+enum class RawElement : std::uint8_t {
+    F64, F32, F16, BF16, F8E5M2, F8E4M3FN, F8E5M2FNUZ, F8E4M3FNUZ, F8E8M0,
+    I64, I32, I16, I8, U64, U32, U16, U8, Bool,
+};
+
+// A run of consecutive elements of a source, [first, first + count). `bytes` non-null: the run is
+// `count` contiguous little-endian elements of `type`, in memory (the mapped file) that stays valid
+// while the source lives. `bytes` null: the run has to be read through cursor() as doubles (views
+// with strides, quantized, sparse and complex tensors, big-endian files).
+struct ElementRun
+{
+    std::uint64_t first = 0;
+    std::uint64_t count = 0;
+    const std::uint8_t *bytes = nullptr;
+    RawElement type = RawElement::F64;
+};
+
 // The elements to summarise: one tensor or the concatenation of several.
 class ElementSource
 {
@@ -48,6 +68,9 @@ public:
     virtual ~ElementSource() = default;
     virtual std::uint64_t size() const = 0;
     virtual std::unique_ptr<ElementCursor> cursor() const = 0;
+    // The source as consecutive runs covering [0, size()) in order. The default is one run read
+    // through the cursor; sources over mapped files describe their contiguous tensors' raw bytes.
+    virtual std::vector<ElementRun> runs() const { return {ElementRun{0, size(), nullptr, RawElement::F64}}; }
 };
 
 // First-pass result: counts, extrema and moments over the finite values. `mean` and `m2` (sum of

@@ -372,6 +372,33 @@ std::size_t TensorElementReader::read(std::span<double> out)
                                           : d->readSparse(out.data(), out.size());
 }
 
+bool TensorElementReader::rawBytes(RawElement &type, const std::uint8_t *&bytes) const
+{
+    if (d->mode != Impl::Mode::Strided || d->quantized || d->swap || d->failed)
+        return false;
+    // After coalescing, a contiguous view is one dimension of stride 1 (or a single element).
+    if (d->numel > 1 && (d->shape.size() != 1 || d->stride[0] != 1))
+        return false;
+    static const std::pair<Elem, RawElement> table[] = {
+        {Elem::F64, RawElement::F64},       {Elem::F32, RawElement::F32},
+        {Elem::F16, RawElement::F16},       {Elem::BF16, RawElement::BF16},
+        {Elem::F8E5M2, RawElement::F8E5M2}, {Elem::F8E4M3FN, RawElement::F8E4M3FN},
+        {Elem::F8E5M2FNUZ, RawElement::F8E5M2FNUZ}, {Elem::F8E4M3FNUZ, RawElement::F8E4M3FNUZ},
+        {Elem::F8E8M0, RawElement::F8E8M0}, {Elem::I64, RawElement::I64},
+        {Elem::I32, RawElement::I32},       {Elem::I16, RawElement::I16},
+        {Elem::I8, RawElement::I8},         {Elem::U64, RawElement::U64},
+        {Elem::U32, RawElement::U32},       {Elem::U16, RawElement::U16},
+        {Elem::U8, RawElement::U8},         {Elem::Bool, RawElement::Bool},
+    };
+    for (const auto &[elem, raw] : table)
+        if (elem == d->elem) {
+            type = raw;
+            bytes = d->base + static_cast<std::uint64_t>(d->offset) * d->item;
+            return true;
+        }
+    return false; // complex: its magnitude is computed on the host
+}
+
 void TensorElementReader::seek(std::uint64_t index)
 {
     if (d->mode == Impl::Mode::Strided)

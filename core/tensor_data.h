@@ -3,6 +3,7 @@
 #pragma once
 
 #include "checkpoint.h"
+#include "histogram_backend.h"
 #include "result.h"
 
 #include <cstdint>
@@ -37,6 +38,12 @@ public:
 
     // Restarts from element `index` (random access for parallel chunking).
     void seek(std::uint64_t index);
+
+    // The tensor's elements as raw bytes when they need no more than a per-element conversion:
+    // a dense, contiguous, native-byte-order tensor of a real (non-complex, non-quantized) dtype.
+    // Returns false otherwise (the elements must then come through read()). The bytes stay valid
+    // while the checkpoint's mapping lives.
+    bool rawBytes(RawElement &type, const std::uint8_t *&bytes) const;
 
 private:
     TensorElementReader();

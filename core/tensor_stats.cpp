@@ -339,9 +339,12 @@ private:
 class TensorGroupSource final : public ElementSource
 {
 public:
-    TensorGroupSource(const Checkpoint &cp, std::vector<std::uint32_t> tensors, std::vector<std::uint64_t> sizes)
+    // `raw`: per tensor, its raw element bytes (TensorElementReader::rawBytes; bytes null when none).
+    TensorGroupSource(const Checkpoint &cp, std::vector<std::uint32_t> tensors, std::vector<std::uint64_t> sizes,
+                      std::vector<ElementRun> raw)
         : m_cp(cp)
         , m_tensors(std::move(tensors))
+        , m_raw(std::move(raw))
     {
         m_starts.push_back(0);
         for (std::uint64_t s : sizes)
@@ -350,6 +353,27 @@ public:
 
     std::uint64_t size() const override { return m_starts.back(); }
     std::unique_ptr<ElementCursor> cursor() const override { return std::make_unique<Cursor>(*this); }
+
+    std::vector<ElementRun> runs() const override
+    {
+        std::vector<ElementRun> out;
+        for (std::size_t k = 0; k < m_tensors.size(); ++k) {
+            const std::uint64_t count = m_starts[k + 1] - m_starts[k];
+            if (count == 0)
+                continue;
+            ElementRun r = k < m_raw.size() ? m_raw[k] : ElementRun{};
+            r.first = m_starts[k];
+            r.count = count;
+            if (!r.bytes)
+                r.type = RawElement::F64;
+            // Neighbouring runs read through the cursor are merged into one.
+            if (!r.bytes && !out.empty() && !out.back().bytes)
+                out.back().count += count;
+            else
+                out.push_back(r);
+        }
+        return out;
+    }
 
 private:
     class Cursor final : public ElementCursor
@@ -410,6 +434,7 @@ private:
 
     const Checkpoint &m_cp;
     std::vector<std::uint32_t> m_tensors;
+    std::vector<ElementRun> m_raw;
     std::vector<std::uint64_t> m_starts;
 };
 
@@ -451,13 +476,18 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
     // Open every tensor once up front: a tensor that cannot be read is an error with its reason,
     // before any work starts.
     std::vector<std::uint64_t> sizes;
+    std::vector<ElementRun> raw;
     for (std::uint32_t t : tensors) {
         auto r = TensorElementReader::open(cp, t);
         if (!r)
             return r.error();
         sizes.push_back((*r)->numel());
+        ElementRun run;
+        if (!(*r)->rawBytes(run.type, run.bytes))
+            run = ElementRun{};
+        raw.push_back(run);
     }
-    TensorGroupSource source(cp, tensors, sizes);
+    TensorGroupSource source(cp, tensors, sizes, std::move(raw));
 
     std::unique_ptr<HistogramBackend> own;
     if (!backend) {

@@ -5,6 +5,14 @@
 
     /usr/bin/python3 tests/bench/bench_stats.py PATH/TO/ptscope-cli [--out-dir DIR] [--sizes GB ...]
                                                 [--runs N] [--bins N]
+                                                [--files FILE ...] [--backends cpu cuda]
+                                                [--python PYTHON] [--torch-devices cpu cuda | none]
+
+`--files` benchmarks the given checkpoints instead of generating them (for machines without torch,
+tests/bench/write_fp32_checkpoint.py writes one); `--backends` runs ptscope-cli once per backend;
+`--torch-devices` runs the torch side on the CPU and/or the GPU (`none`: no torch; a torch side
+that fails, e.g. without torch or without CUDA, is reported and left out); `--python` is the
+interpreter that imports torch.
 
 Uses the cached fp32 transformer checkpoints of bench_info.py (same generator, same --out-dir,
 default /tmp/ptscope-bench). For every file, in one run:
@@ -38,27 +46,40 @@ t1 = time.perf_counter()
 sd = torch.load(sys.argv[1], map_location="cpu")
 t2 = time.perf_counter()
 bins = int(sys.argv[2])
+device = sys.argv[3]
 out = {}
 for k, v in sd.items():
-    d = v.double().reshape(-1)
+    d = v.to(device).double().reshape(-1)
     f = d[torch.isfinite(d)]
     out[k] = {"min": f.min().item(), "max": f.max().item(), "mean": f.mean().item(),
               "std": f.std(unbiased=False).item(), "counts": [int(c) for c in torch.histc(f, bins=bins).tolist()]}
+if device != "cpu":
+    torch.cuda.synchronize()
 t3 = time.perf_counter()
 print(f"IMPORT_SECONDS {t1 - t0:.6f}")
 print(f"LOAD_SECONDS {t2 - t1:.6f}")
 print(f"STATS_SECONDS {t3 - t2:.6f}")
-if len(sys.argv) > 3:
-    with open(sys.argv[3], "w") as fh:
+if len(sys.argv) > 4:
+    with open(sys.argv[4], "w") as fh:
         json.dump(out, fh)
 """
 
 
-def compare(ptscope_json, torch_json):
-    """(tensors, histogram mismatches, worst relative error of mean/std)"""
+def ptscope_reference(ptscope_json):
+    """A ptscope --json output in the shape of the torch child's, to compare two backends."""
+    return {"/".join(t["path"]): {"mean": t["mean"], "std": t["std"], "counts": t["histogram"]["counts"]}
+            for t in json.loads(ptscope_json)["tensors"]}
+
+
+def compare(ptscope_json, reference):
+    """(tensors, histogram mismatches, worst relative error of mean/std) against a torch child's
+    JSON file, or a dict from ptscope_reference."""
     p = {"/".join(t["path"]): t for t in json.loads(ptscope_json)["tensors"]}
-    with open(torch_json) as f:
-        t = json.load(f)
+    if isinstance(reference, dict):
+        t = reference
+    else:
+        with open(reference) as f:
+            t = json.load(f)
     mismatches, worst = 0, 0.0
     for k, e in t.items():
         s = p[k]
@@ -76,49 +97,94 @@ def main(argv=None):
     ap.add_argument("cli")
     ap.add_argument("--out-dir", default="/tmp/ptscope-bench")
     ap.add_argument("--sizes", type=float, nargs="+", default=[0.25, 1.4])
+    ap.add_argument("--files", nargs="+", default=None)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--bins", type=int, default=64)
+    ap.add_argument("--backends", nargs="+", default=["cpu"], choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--torch-devices", nargs="+", default=["cpu"], choices=["cpu", "cuda", "none"])
     args = ap.parse_args(argv)
     bi.USE_GNU_TIME = bi.gnu_time_works()
-    python = "/usr/bin/python3"
+    python = args.python
+    torch_devices = [d for d in args.torch_devices if d != "none"]
+    paths = list(args.files or [])
+    if not paths:
+        for size in args.sizes:
+            gen = subprocess.run([python, os.path.join(os.path.dirname(__file__), "bench_info.py"), "--generate-only",
+                                  "--out-dir", args.out_dir, "--sizes", str(size)], capture_output=True, text=True)
+            if gen.returncode != 0:
+                print(gen.stderr, file=sys.stderr)
+                return 1
+            name = [n for n in os.listdir(args.out_dir)
+                    if n.startswith(f"transformer_fp32_{size:g}GB") and n.endswith(".pt")]
+            paths.append(os.path.join(args.out_dir, sorted(name)[0]))
     rows = []
-    for size in args.sizes:
-        gen = subprocess.run([python, os.path.join(os.path.dirname(__file__), "bench_info.py"), "--generate-only",
-                              "--out-dir", args.out_dir, "--sizes", str(size)], capture_output=True, text=True)
-        if gen.returncode != 0:
-            print(gen.stderr, file=sys.stderr)
-            return 1
-        name = [n for n in os.listdir(args.out_dir) if n.startswith(f"transformer_fp32_{size:g}GB") and n.endswith(".pt")]
-        path = os.path.join(args.out_dir, sorted(name)[0])
-        cli = [args.cli, "stats", "--backend", "cpu", "--json", "--bins", str(args.bins), path]
-        torch_json = path + ".torchstats.json"
-        torch_cmd = [python, "-c", TORCH_STATS_CHILD, path, str(args.bins)]
+    notes = []
+    for path in paths:
+        cli = {b: [args.cli, "stats", "--backend", b, "--json", "--bins", str(args.bins), path]
+               for b in args.backends}
+        torch_cmd = {d: [python, "-c", TORCH_STATS_CHILD, path, str(args.bins), d] for d in torch_devices}
+        torch_json = {d: f"{path}.torchstats-{d}.json" for d in torch_devices}
         try:
-            # Warm-up, which also checks agreement.
-            _, _, out = bi.checked(cli, "ptscope-cli stats", capture_stdout=True)
-            bi.checked(torch_cmd + [torch_json], "torch stats")
-            tensors, mismatches, worst = compare(out, torch_json)
-            p, t = bi.Series(), bi.Series()
-            inner = []
-            for _ in range(args.runs):
-                wall, rss, _ = bi.checked(cli, "ptscope-cli stats")
-                p.add(wall, rss)
-                wall, rss, o = bi.checked(torch_cmd, "torch stats", capture_stdout=True)
-                vals = bi.parse_child_numbers(o)
-                t.add(wall, rss, vals.get("STATS_SECONDS"))
-                inner.append(vals.get("LOAD_SECONDS", 0.0))
+            # Warm-up, which also checks agreement: against torch on the CPU when it ran, else
+            # against ptscope's first backend.
+            outputs = {b: bi.checked(cli[b], f"ptscope-cli stats --backend {b}", capture_stdout=True)[2]
+                       for b in args.backends}
         except bi.BenchError as e:
             print(e, file=sys.stderr)
             return 1
-        rows.append((os.path.basename(path), os.path.getsize(path), tensors, p, t, inner, mismatches, worst))
+        devices = []
+        for d in torch_devices:
+            try:
+                bi.checked(torch_cmd[d] + [torch_json[d]], f"torch stats on {d}")
+                devices.append(d)
+            except bi.BenchError as e:
+                lines = [ln for ln in str(e).splitlines() if ln.strip() and not ln.startswith("---")]
+                notes.append(f"torch on {d} left out for {os.path.basename(path)}: {lines[-1] if lines else e}")
+        reference = torch_json[devices[0]] if devices else ptscope_reference(outputs[args.backends[0]])
+        reference_name = f"torch ({devices[0]})" if devices else f"ptscope {args.backends[0]}"
+        agreement = {b: compare(outputs[b], reference) for b in args.backends}
+        series = {b: bi.Series() for b in args.backends}
+        tseries = {d: bi.Series() for d in devices}
+        try:
+            for _ in range(args.runs):
+                for b in args.backends:
+                    wall, rss, _ = bi.checked(cli[b], f"ptscope-cli stats --backend {b}")
+                    series[b].add(wall, rss)
+                for d in devices:
+                    wall, rss, o = bi.checked(torch_cmd[d], f"torch stats on {d}", capture_stdout=True)
+                    tseries[d].add(wall, rss, bi.parse_child_numbers(o).get("STATS_SECONDS"))
+        except bi.BenchError as e:
+            print(e, file=sys.stderr)
+            return 1
+        rows.append((os.path.basename(path), os.path.getsize(path), series, tseries, agreement, reference_name))
 
     print(f"ptscope-cli stats vs torch {args.bins}-bin histc, {os.cpu_count()} CPUs, runs={args.runs}\n")
-    print("| file | size | tensors | ptscope stats (process) | ptscope peak RSS | torch process | "
-          "torch stats only | torch load | torch peak RSS | histograms equal | max rel. err mean/std |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, size, tensors, p, t, inner, mismatches, worst in rows:
-        print(f"| {name} | {size / 1e9:.2f} GB | {tensors} | {p.wall()} | {p.peak()} | {t.wall()} | {t.load()} | "
-              f"{bi.Series.fmt_time(inner)} | {t.peak()} | {tensors - mismatches}/{tensors} | {worst:.1e} |")
+    head = "| file | size | tensors |"
+    rule = "|---|---|---|"
+    for b in args.backends:
+        head += f" ptscope {b} (process) | ptscope {b} peak RSS | {b}: histograms equal | {b}: max rel. err mean/std |"
+        rule += "---|---|---|---|"
+    for d in torch_devices:
+        head += f" torch {d} process | torch {d} stats only |"
+        rule += "---|---|"
+    head += " compared with |"
+    rule += "---|"
+    print(head)
+    print(rule)
+    for name, size, series, tseries, agreement, reference_name in rows:
+        tensors = max(a[0] for a in agreement.values())
+        line = f"| {name} | {size / 1e9:.2f} GB | {tensors} |"
+        for b in args.backends:
+            n, mismatches, worst = agreement[b]
+            line += f" {series[b].wall()} | {series[b].peak()} | {n - mismatches}/{n} | {worst:.1e} |"
+        for d in torch_devices:
+            t = tseries.get(d)
+            line += f" {t.wall()} | {t.load()} |" if t else " n/a | n/a |"
+        line += f" {reference_name} |"
+        print(line)
+    for n in notes:
+        print(f"\nNote: {n}")
     return 0
 
 

@@ -1,0 +1,246 @@
+// SPDX-FileCopyrightText: 2026 The ptscope authors
+// SPDX-License-Identifier: MIT
+// The CUDA kernels' element conversion and bin rules, compiled for the host from the same source
+// (cuda/stats_kernels.cu), held to the core's: every encoding of the 8- and 16-bit floats, random
+// patterns of the wider types, and whole histograms against the CPU backend. Runs without a GPU, so
+// that the parts of the device code that must match bit for bit are checked in every CUDA build.
+#include "checkpoint.h"
+#include "dtype.h"
+#include "histogram_backend.h"
+#include "stats_kernels.h"
+#include "tensor_data.h"
+
+#include <QTest>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace ptscope::core;
+namespace detail = ptscope::cuda::detail;
+
+namespace {
+
+bool sameDouble(double a, double b) { return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, 8) == 0; }
+
+// What the core's element reader gives for `bytes` read as a 1-d tensor of `dtype`.
+std::vector<double> coreElements(const std::string &dtype, const std::vector<std::uint8_t> &bytes)
+{
+    Checkpoint cp;
+    const DtypeInfo *info = dtypeByName(dtype);
+    if (!info)
+        return {};
+    StorageInfo s;
+    s.key = s.id = "0";
+    s.dtype = dtype;
+    s.nbytes = bytes.size();
+    s.dataOffset = 0;
+    TensorInfo t;
+    t.dtype = dtype;
+    t.numel = bytes.size() / info->itemSize;
+    t.shape = {static_cast<std::int64_t>(t.numel)};
+    t.stride = {1};
+    t.storage = 0;
+    cp.storages.push_back(s);
+    cp.tensors.push_back(t);
+    cp.file = MappedFile::fromBuffer(bytes, "synthetic");
+    auto r = TensorElementReader::open(cp, 0);
+    if (!r)
+        return {};
+    std::vector<double> out(t.numel);
+    out.resize((*r)->read(out));
+    return out;
+}
+
+// An ElementSource over doubles in memory.
+class VectorSource final : public ElementSource
+{
+public:
+    explicit VectorSource(const std::vector<double> &v)
+        : m_v(v)
+    {
+    }
+    std::uint64_t size() const override { return m_v.size(); }
+    std::unique_ptr<ElementCursor> cursor() const override { return std::make_unique<Cursor>(m_v); }
+
+private:
+    class Cursor final : public ElementCursor
+    {
+    public:
+        explicit Cursor(const std::vector<double> &v)
+            : m_v(v)
+        {
+        }
+        void seek(std::uint64_t index) override { m_at = std::min<std::uint64_t>(index, m_v.size()); }
+        std::size_t read(std::span<double> out) override
+        {
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), m_v.size() - m_at));
+            std::copy_n(m_v.begin() + static_cast<std::ptrdiff_t>(m_at), n, out.begin());
+            m_at += n;
+            return n;
+        }
+
+    private:
+        const std::vector<double> &m_v;
+        std::uint64_t m_at = 0;
+    };
+    const std::vector<double> &m_v;
+};
+
+} // namespace
+
+class TestCudaKernelsHost : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void conversion_data();
+    void conversion();
+    void bins_data();
+    void bins();
+};
+
+void TestCudaKernelsHost::conversion_data()
+{
+    QTest::addColumn<QString>("dtype");
+    QTest::addColumn<int>("code");
+    QTest::addColumn<bool>("exhaustive"); // every encoding, else 200000 random ones plus extremes
+    const std::pair<const char *, int> types[] = {
+        {"float64", detail::kF64},         {"float32", detail::kF32},           {"float16", detail::kF16},
+        {"bfloat16", detail::kBF16},       {"float8_e5m2", detail::kF8E5M2},    {"float8_e4m3fn", detail::kF8E4M3FN},
+        {"float8_e5m2fnuz", detail::kF8E5M2FNUZ}, {"float8_e4m3fnuz", detail::kF8E4M3FNUZ},
+        {"float8_e8m0fnu", detail::kF8E8M0}, {"int64", detail::kI64},           {"int32", detail::kI32},
+        {"int16", detail::kI16},           {"int8", detail::kI8},               {"uint64", detail::kU64},
+        {"uint32", detail::kU32},          {"uint16", detail::kU16},            {"uint8", detail::kU8},
+        {"bool", detail::kBool},
+    };
+    for (const auto &[name, code] : types)
+        QTest::addRow("%s", name) << QString::fromLatin1(name) << code << (detail::elemBytes(code) <= 2);
+}
+
+void TestCudaKernelsHost::conversion()
+{
+    QFETCH(QString, dtype);
+    QFETCH(int, code);
+    QFETCH(bool, exhaustive);
+    const std::size_t item = static_cast<std::size_t>(detail::elemBytes(code));
+    QCOMPARE(item, static_cast<std::size_t>(dtypeByName(dtype.toStdString())->itemSize));
+    std::vector<std::uint8_t> bytes;
+    if (exhaustive) {
+        const std::uint32_t count = 1u << (8 * item);
+        for (std::uint32_t v = 0; v < count; ++v)
+            for (std::size_t b = 0; b < item; ++b)
+                bytes.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
+    } else {
+        std::mt19937_64 rng(42);
+        for (int i = 0; i < 200000; ++i) {
+            const std::uint64_t v = rng();
+            for (std::size_t b = 0; b < item; ++b)
+                bytes.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
+        }
+        for (std::uint64_t v : {0ull, ~0ull, 1ull << 63, (1ull << 63) - 1, 1ull << 31, (1ull << 31) - 1, 1ull,
+                                0x7ff0000000000000ull, 0x7f800000ull, 0x7fc00000ull, 0x00000001ull})
+            for (std::size_t b = 0; b < item; ++b)
+                bytes.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
+    }
+    const std::vector<double> expected = coreElements(dtype.toStdString(), bytes);
+    QCOMPARE(expected.size(), bytes.size() / item);
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const double got = detail::hostConvert(code, bytes.data(), i);
+        if (!sameDouble(got, expected[i]))
+            QFAIL(qPrintable(QStringLiteral("element %1: device code %2, core %3")
+                                 .arg(i)
+                                 .arg(got, 0, 'g', 17)
+                                 .arg(expected[i], 0, 'g', 17)));
+    }
+}
+
+void TestCudaKernelsHost::bins_data()
+{
+    QTest::addColumn<double>("lo");
+    QTest::addColumn<double>("hi");
+    QTest::addColumn<int>("bins");
+    QTest::addRow("[0, 1], 10 bins") << 0.0 << 1.0 << 10;
+    QTest::addRow("[0.1, 0.8], 7 bins") << 0.1 << 0.8 << 7;
+    QTest::addRow("[-3.5, 15081.39], 63 bins") << -3.523344703336752 << 15081.394047747855 << 63;
+    QTest::addRow("[-1, 1], 1 bin") << -1.0 << 1.0 << 1;
+    QTest::addRow("[-1e-3, 2e-3], 20000 bins") << -1e-3 << 2e-3 << 20000;
+    QTest::addRow("zero width") << 1e20 << 1e20 << 64;
+    QTest::addRow("infinite width") << -1.7e308 << 1.7e308 << 64;
+}
+
+void TestCudaKernelsHost::bins()
+{
+    QFETCH(double, lo);
+    QFETCH(double, hi);
+    QFETCH(int, bins);
+    // Values on every edge and around it, random values across and beyond the range, specials.
+    std::vector<double> values;
+    std::mt19937_64 rng(1);
+    const double width = hi - lo;
+    for (int k = 0; k <= bins && k <= 20000; ++k) {
+        const double e = std::isfinite(width) ? lo + width * k / bins : (k % 2 ? hi : lo);
+        values.push_back(e);
+        values.push_back(std::nextafter(e, -std::numeric_limits<double>::infinity()));
+        values.push_back(std::nextafter(e, std::numeric_limits<double>::infinity()));
+    }
+    std::uniform_real_distribution<double> across(-0.1, 1.1);
+    for (int i = 0; i < 100000; ++i)
+        values.push_back(std::isfinite(width) ? lo + width * across(rng) : across(rng) * 1e308);
+    for (double v : {0.0, -0.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                     -std::numeric_limits<double>::infinity(), lo, hi})
+        values.push_back(v);
+
+    BinSpec spec;
+    spec.bins = static_cast<std::uint32_t>(bins);
+    spec.lo = lo;
+    spec.hi = hi;
+    // Log edges as the core lays them out: 10^k steps between the smallest and largest magnitude.
+    const double first = 1e-4, last = 1e4;
+    for (int i = 0; i <= 16; ++i)
+        spec.logEdges.push_back(std::pow(10.0, -4.0 + 0.5 * i));
+    spec.logEdges.front() = first;
+    spec.logEdges.back() = last;
+    for (double e : spec.logEdges) { // magnitudes on and around every log edge
+        values.push_back(e);
+        values.push_back(-std::nextafter(e, 0.0));
+    }
+    VectorSource source(values);
+    BinCounts cpu;
+    auto backend = makeCpuHistogramBackend(2);
+    std::string why;
+    QCOMPARE(backend->histogram(source, spec, cpu, {}, 0, 0, &why), BackendStatus::Ok);
+
+    detail::HistParams p{};
+    p.bins = spec.bins;
+    p.lo = spec.lo;
+    p.hi = spec.hi;
+    p.width = spec.hi - spec.lo;
+    p.binsD = static_cast<double>(spec.bins);
+    p.lastBinD = static_cast<double>(spec.bins) - 1.0;
+    const auto logBins = static_cast<unsigned int>(spec.logEdges.size() - 1);
+    std::vector<std::uint64_t> linear(spec.bins, 0), log(logBins, 0);
+    for (double x : values) {
+        const int b = detail::hostLinearBin(x, p);
+        if (b >= 0) {
+            QVERIFY(b < bins);
+            ++linear[static_cast<std::size_t>(b)];
+        }
+        const int l = detail::hostLogBin(x, spec.logEdges.data(), logBins);
+        if (l >= 0) {
+            QVERIFY(l < static_cast<int>(logBins));
+            ++log[static_cast<std::size_t>(l)];
+        }
+        // The documented rule, where it is defined (a finite, non-zero width).
+        if (std::isfinite(width) && width > 0)
+            QCOMPARE(static_cast<std::int64_t>(b), histcBin(x, lo, hi, spec.bins));
+    }
+    QCOMPARE(linear, cpu.counts);
+    QCOMPARE(log, cpu.logCounts);
+}
+
+QTEST_GUILESS_MAIN(TestCudaKernelsHost)
+#include "tst_cuda_kernels_host.moc"
