@@ -134,6 +134,16 @@ std::vector<AlignedKey> alignKeys(const ModelStructure &model, const SourceState
     return out;
 }
 
+const ModuleSlot *targetSlot(const ModelStructure &model, const AlignedKey &key)
+{
+    if (key.module < 0 || std::size_t(key.module) >= model.modules.size())
+        return nullptr;
+    const ModuleNode &m = model.modules[std::size_t(key.module)];
+    if (key.slot < 0 || std::size_t(key.slot) >= m.slots.size())
+        return nullptr;
+    return &m.slots[std::size_t(key.slot)];
+}
+
 std::vector<ObjectPath> stateDictCandidates(const Checkpoint &cp, std::size_t maxDepth)
 {
     std::vector<ObjectPath> out;

@@ -47,6 +47,9 @@ struct AlignedKey
 // classified by `outcome` (emulateLoadStateDict(model, source, ...)).
 std::vector<AlignedKey> alignKeys(const ModelStructure &model, const SourceStateDict &source, const LoadOutcome &outcome);
 
+// The model's parameter or buffer a key names; null when it has none (extra state, a checkpoint-only key).
+const ModuleSlot *targetSlot(const ModelStructure &model, const AlignedKey &key);
+
 // Where a file holds something load_state_dict could take: the state dict its reader found
 // first, then every other dict (up to `maxDepth` steps below the root) whose values are mostly
 // tensors (EMA copies, a model and a discriminator, ...).
