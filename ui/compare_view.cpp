@@ -298,9 +298,9 @@ void CompareView::createWidgets()
     m_targetView->setSelectionModel(m_sourceView->selectionModel());
     m_sourceView->setColumnWidth(CompareModel::SourceKey, 250);
     m_sourceView->setColumnWidth(CompareModel::SourceShape, 110);
-    m_targetView->setColumnWidth(CompareModel::TargetKey, 250);
-    m_targetView->setColumnWidth(CompareModel::TargetShape, 110);
-    m_targetView->setColumnWidth(CompareModel::TargetDtype, 80);
+    m_targetView->setColumnWidth(CompareModel::TargetKey, 200);
+    m_targetView->setColumnWidth(CompareModel::TargetShape, 100);
+    m_targetView->setColumnWidth(CompareModel::TargetDtype, 70);
     connect(m_sourceView->verticalScrollBar(), &QScrollBar::valueChanged, m_targetView->verticalScrollBar(),
             &QScrollBar::setValue);
     connect(m_targetView->verticalScrollBar(), &QScrollBar::valueChanged, m_sourceView->verticalScrollBar(),
@@ -356,7 +356,7 @@ void CompareView::createWidgets()
     right->setObjectName(QStringLiteral("compareRightSplitter"));
     right->addWidget(m_explanation);
     right->addWidget(values);
-    right->setSizes({480, 420});
+    right->setSizes({470, 430});
 
     m_splitter = new QSplitter(Qt::Horizontal, this);
     m_splitter->setObjectName(QStringLiteral("compareSplitter"));
@@ -656,6 +656,10 @@ bool CompareView::previewSuggestion(int index)
                                                              : tr("strict=True would still raise")));
     m_previewBanner->show();
     showData(data);
+    std::size_t problems = 0;
+    for (const core::AlignedKey &k : data->keys)
+        problems += core::isProblem(k.status);
+    m_status->setText(tr("Preview of fix %1: %2 keys, %3 to look at").arg(index + 1).arg(data->keys.size()).arg(problems));
     emit compared();
     return true;
 }
@@ -669,6 +673,7 @@ void CompareView::clearPreview()
     m_previewBanner->hide();
     m_explanation->setReport(*m_report, m_rulesCombo->currentText(), -1);
     showData(m_data);
+    m_status->setText(tr("Back to the files: %1 keys").arg(m_data->keys.size()));
     emit compared();
 }
 

@@ -10,6 +10,8 @@
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScrollBar>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -163,12 +165,9 @@ QWidget *ExplanationPanel::suggestionWidget(const core::DiffSuggestion &s, int i
                                       after.isEmpty() ? QString() : QStringLiteral(" — <i>%1</i>").arg(after)),
                              frame);
     title->setWordWrap(true);
-    layout->addWidget(title);
-    auto *why = new QLabel(q(s.explanation), frame);
-    why->setWordWrap(true);
-    layout->addWidget(why);
-    layout->addWidget(codeView(q(s.code), 12, frame));
+    // The buttons sit beside the title, visible without scrolling through the code.
     auto *buttons = new QHBoxLayout;
+    buttons->addWidget(title, 1);
     auto *copy = new QPushButton(QIcon::fromTheme(QStringLiteral("edit-copy")), tr("Copy code"), frame);
     copy->setObjectName(QStringLiteral("copyButton%1").arg(index));
     copy->setToolTip(tr("Copy this Python to the clipboard"));
@@ -181,8 +180,16 @@ QWidget *ExplanationPanel::suggestionWidget(const core::DiffSuggestion &s, int i
     preview->setEnabled(s.sourceAfter != nullptr && !previewing);
     connect(preview, &QPushButton::clicked, this, [this, index] { emit previewRequested(index); });
     buttons->addWidget(preview);
-    buttons->addStretch();
     layout->addLayout(buttons);
+    auto *why = new QLabel(q(s.explanation), frame);
+    why->setWordWrap(true);
+    layout->addWidget(why);
+    QPlainTextEdit *codeEdit = codeView(code, 12, frame);
+    // The helper functions come first; the lines particular to this fix are at the end.
+    QTimer::singleShot(0, codeEdit, [codeEdit] {
+        codeEdit->verticalScrollBar()->setValue(codeEdit->verticalScrollBar()->maximum());
+    });
+    layout->addWidget(codeEdit);
     return frame;
 }
 

@@ -137,7 +137,9 @@ void ComparePlot::applyPalette(QCustomPlot *plot)
         axis->setLabelColor(pal.color(QPalette::Text));
         axis->grid()->setPen(QPen(pal.color(QPalette::Mid), 0, Qt::DotLine));
     }
-    plot->legend->setBrush(pal.brush(QPalette::Base));
+    QColor legendBase = pal.color(QPalette::Base);
+    legendBase.setAlpha(200); // the bars behind it stay visible
+    plot->legend->setBrush(legendBase);
     plot->legend->setTextColor(pal.color(QPalette::Text));
     plot->legend->setBorderPen(QPen(pal.color(QPalette::Mid)));
 }
