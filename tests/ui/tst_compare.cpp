@@ -15,6 +15,9 @@
 #include "checkpoint.h"
 
 #include <QAbstractItemModelTester>
+#include <QCheckBox>
+#include <QClipboard>
+#include <QGuiApplication>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -253,6 +256,39 @@ private slots:
         QCOMPARE(view.previewing(), -1);
         QVERIFY(!view.shownOutcome()->strictOk());
         QVERIFY(keysWith(*view.model(), core::KeyStatus::Matched).isEmpty());
+    }
+
+    // Copy puts the fix's Python on the clipboard; F8 walks the problems; Ctrl+Shift+P hides the rest.
+    void copyAndKeyboard()
+    {
+        ui::CompareView view;
+        view.resize(1400, 900);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QSignalSpy compared(&view, &ui::CompareView::compared);
+        view.compare(diff(QStringLiteral("src_changed_head.pt")), diff(QStringLiteral("tgt_net5.pt")));
+        QTRY_COMPARE(compared.count(), 1);
+        QVERIFY(!view.report()->suggestions.empty());
+        auto *copy = view.explanation()->findChild<QPushButton *>(QStringLiteral("copyButton0"));
+        QVERIFY(copy);
+        QTest::mouseClick(copy, Qt::LeftButton);
+        QCOMPARE(QGuiApplication::clipboard()->text(), QString::fromStdString(view.report()->suggestions[0].code));
+
+        auto *tree = view.findChild<QTreeView *>(QStringLiteral("compareSourceView"));
+        QVERIFY(tree);
+        tree->setFocus();
+        // The page opens on the first problem; F8 goes to the next one, Shift+F8 back.
+        QCOMPARE(tree->currentIndex().data(ui::CompareModel::FullKeyRole).toString(), QStringLiteral("fc.weight"));
+        QTest::keyClick(tree, Qt::Key_F8);
+        QCOMPARE(tree->currentIndex().data(ui::CompareModel::FullKeyRole).toString(), QStringLiteral("fc.bias"));
+        QTest::keyClick(tree, Qt::Key_F8, Qt::ShiftModifier);
+        QCOMPARE(tree->currentIndex().data(ui::CompareModel::FullKeyRole).toString(), QStringLiteral("fc.weight"));
+        auto *problems = view.findChild<QCheckBox *>(QStringLiteral("problemsOnly"));
+        QVERIFY(problems && !problems->isChecked());
+        QTest::keyClick(tree, Qt::Key_P, Qt::ControlModifier | Qt::ShiftModifier);
+        QVERIFY(problems->isChecked());
+        QCOMPARE(keyRows(*view.proxy()), 2);
+        QTRY_VERIFY(!view.isBusy());
     }
 
     void rulesAndSwap()
