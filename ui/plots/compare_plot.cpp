@@ -136,6 +136,7 @@ void ComparePlot::applyPalette(QCustomPlot *plot)
         axis->setTickLabelColor(pal.color(QPalette::Text));
         axis->setLabelColor(pal.color(QPalette::Text));
         axis->grid()->setPen(QPen(pal.color(QPalette::Mid), 0, Qt::DotLine));
+        axis->grid()->setZeroLinePen(QPen(pal.color(QPalette::Mid)));
     }
     QColor legendBase = pal.color(QPalette::Base);
     legendBase.setAlpha(200); // the bars behind it stay visible
