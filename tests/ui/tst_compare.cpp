@@ -15,6 +15,7 @@
 #include "checkpoint.h"
 
 #include <QAbstractItemModelTester>
+#include <QApplication>
 #include <QCheckBox>
 #include <QClipboard>
 #include <QGuiApplication>
@@ -24,6 +25,8 @@
 #include <QJsonObject>
 #include <QLabel>
 #include <QLocale>
+#include <QMenu>
+#include <QTimer>
 #include <QMimeData>
 #include <QPushButton>
 #include <QSettings>
@@ -413,6 +416,43 @@ private slots:
         QCOMPARE(stack->currentWidget(), window.compareView());
         QCOMPARE(window.compareView()->targetPath(), diff(QStringLiteral("tgt_net5.pt")));
         QCOMPARE(window.compareView()->sourcePath(), diff(QStringLiteral("src_changed_head.pt")));
+        QTRY_VERIFY(!window.isBusy());
+    }
+
+    // Without an answer given in advance, dropping one file on an open one asks; Return takes the
+    // default, which is to compare.
+    void singleDropAsks()
+    {
+        ui::MainWindow window;
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QSignalSpy opened(&window, &ui::MainWindow::fileOpened);
+        QSignalSpy compared(window.compareView(), &ui::CompareView::compared);
+        window.openFile(diff(QStringLiteral("tgt_net.pt")));
+        QTRY_COMPARE(opened.count(), 1);
+        QString asked;
+        QTimer answer;
+        answer.setInterval(50);
+        connect(&answer, &QTimer::timeout, this, [&] {
+            auto *menu = qobject_cast<QMenu *>(QApplication::activePopupWidget());
+            if (!menu)
+                return;
+            answer.stop();
+            asked = menu->activeAction() ? menu->activeAction()->text() : QString();
+            QTest::keyClick(menu, Qt::Key_Return);
+        });
+        answer.start();
+        QMimeData one;
+        one.setUrls({QUrl::fromLocalFile(diff(QStringLiteral("src_orig_mod.pt")))});
+        QDragEnterEvent enter(QPoint(50, 50), Qt::CopyAction, &one, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&window, &enter);
+        QDropEvent drop(QPointF(50, 50), Qt::CopyAction, &one, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&window, &drop);
+        QTRY_COMPARE(compared.count(), 1);
+        QVERIFY2(asked.contains(QStringLiteral("src_orig_mod.pt")) && asked.contains(QStringLiteral("tgt_net.pt")),
+                 qPrintable(asked));
+        QCOMPARE(window.compareView()->targetPath(), diff(QStringLiteral("tgt_net.pt")));
+        QCOMPARE(opened.count(), 1); // nothing else was opened
         QTRY_VERIFY(!window.isBusy());
     }
 
