@@ -83,10 +83,8 @@ QString CompareModel::statusText(KeyStatus status)
 
 int CompareModel::childNamed(int parent, const QString &name, const QString &key)
 {
-    for (int c : m_nodes[std::size_t(parent)].children) {
-        if (m_nodes[std::size_t(c)].name == name)
-            return c;
-    }
+    if (const auto it = m_nodeByKey.constFind(key); it != m_nodeByKey.constEnd())
+        return it.value();
     Node n;
     n.parent = parent;
     n.row = int(m_nodes[std::size_t(parent)].children.size());
@@ -95,6 +93,7 @@ int CompareModel::childNamed(int parent, const QString &name, const QString &key
     m_nodes.push_back(std::move(n));
     const int id = int(m_nodes.size()) - 1;
     m_nodes[std::size_t(parent)].children.push_back(id);
+    m_nodeByKey.insert(key, id);
     return id;
 }
 
@@ -105,6 +104,7 @@ void CompareModel::setData(std::shared_ptr<const CompareData> data)
     m_nodes.clear();
     m_nodes.emplace_back();
     m_keyNodes.clear();
+    m_nodeByKey.clear();
     if (m_data) {
         m_keyNodes.reserve(m_data->keys.size());
         for (std::size_t i = 0; i < m_data->keys.size(); ++i) {
@@ -148,15 +148,10 @@ const core::AlignedKey *CompareModel::alignedKey(const QModelIndex &index) const
 
 QModelIndex CompareModel::indexForKey(const QString &key, int column) const
 {
-    if (!m_data)
+    const auto it = m_nodeByKey.constFind(key);
+    if (it == m_nodeByKey.constEnd() || m_nodes[std::size_t(it.value())].aligned < 0)
         return {};
-    for (std::size_t i = 0; i < m_data->keys.size(); ++i) {
-        if (QString::fromStdString(m_data->keys[i].key) == key) {
-            const Node &n = m_nodes[std::size_t(m_keyNodes[i])];
-            return createIndex(n.row, column, quintptr(m_keyNodes[i]));
-        }
-    }
-    return {};
+    return createIndex(m_nodes[std::size_t(it.value())].row, column, quintptr(it.value()));
 }
 
 QModelIndex CompareModel::index(int row, int column, const QModelIndex &parent) const

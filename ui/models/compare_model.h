@@ -6,6 +6,7 @@
 
 #include <QAbstractItemModel>
 #include <QColor>
+#include <QHash>
 #include <QString>
 
 #include <memory>
@@ -80,6 +81,7 @@ private:
     std::shared_ptr<const CompareData> m_data;
     std::vector<Node> m_nodes; // m_nodes[0] is the invisible root
     std::vector<int> m_keyNodes; // CompareData::keys index -> node
+    QHash<QString, int> m_nodeByKey; // dotted path -> node (paths are unique)
 };
 
 } // namespace ptscope::ui
