@@ -162,6 +162,28 @@ QLabel *legendItem(core::KeyStatus status, const QPalette &palette, QWidget *par
     return label;
 }
 
+// One side of the aligned trees: a group that side does not have gets no expander either, so
+// its rows are as blank as its keys.
+class SideTreeView final : public QTreeView
+{
+public:
+    SideTreeView(int presenceRole, QWidget *parent)
+        : QTreeView(parent)
+        , m_role(presenceRole)
+    {
+    }
+
+protected:
+    void drawBranches(QPainter *painter, const QRect &rect, const QModelIndex &index) const override
+    {
+        if (index.data(m_role).toBool())
+            QTreeView::drawBranches(painter, rect, index);
+    }
+
+private:
+    int m_role;
+};
+
 } // namespace
 
 CompareView::CompareView(QWidget *parent)
@@ -276,8 +298,8 @@ void CompareView::createWidgets()
     m_previewBanner->hide();
 
     // The two aligned trees.
-    auto makeView = [this](const QString &name) {
-        auto *view = new QTreeView(this);
+    auto makeView = [this](const QString &name, int presenceRole) {
+        auto *view = new SideTreeView(presenceRole, this);
         view->setObjectName(name);
         view->setModel(m_proxy);
         view->setUniformRowHeights(true);
@@ -287,8 +309,8 @@ void CompareView::createWidgets()
         view->header()->setStretchLastSection(true);
         return view;
     };
-    m_sourceView = makeView(QStringLiteral("compareSourceView"));
-    m_targetView = makeView(QStringLiteral("compareTargetView"));
+    m_sourceView = makeView(QStringLiteral("compareSourceView"), CompareModel::HasSourceRole);
+    m_targetView = makeView(QStringLiteral("compareTargetView"), CompareModel::HasTargetRole);
     for (int c = CompareModel::TargetKey; c < CompareModel::ColumnCount; ++c)
         m_sourceView->setColumnHidden(c, true);
     for (int c = CompareModel::SourceKey; c <= CompareModel::SourceDtype; ++c)

@@ -268,6 +268,10 @@ QVariant CompareModel::data(const QModelIndex &index, int role) const
         return n->aligned;
     case FullKeyRole:
         return n->key;
+    case HasSourceRole:
+        return a ? a->sourceEntry >= 0 : n->hasSource;
+    case HasTargetRole:
+        return a ? a->inTarget : n->hasTarget;
     default:
         return {};
     }

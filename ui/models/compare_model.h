@@ -39,6 +39,8 @@ public:
         ProblemRole,                     // bool: the key, or something below the group, is a problem
         AlignedRole,                     // index into CompareData::keys; -1 for groups
         FullKeyRole,                     // the dotted key ("layer1.0" for a group)
+        HasSourceRole,                   // bool: the key, or one below the group, is in the checkpoint
+        HasTargetRole,                   // bool: ... in the model
     };
 
     struct Node
