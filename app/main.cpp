@@ -39,6 +39,9 @@ int main(int argc, char *argv[])
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Checkpoint to open."), QStringLiteral("[file]"));
+    parser.addPositionalArgument(QStringLiteral("target"),
+                                 QStringLiteral("With a second file: compare, loading FILE into the model TARGET stands for."),
+                                 QStringLiteral("[target]"));
     // For documentation and tests: grab the window once the file and its statistics are shown.
     QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Save a screenshot to FILE and quit."),
                                   QStringLiteral("FILE"));
@@ -57,7 +60,9 @@ int main(int argc, char *argv[])
     ptscope::ui::MainWindow window;
     window.show();
     const QStringList files = parser.positionalArguments();
-    if (!files.isEmpty())
+    if (files.size() >= 2)
+        window.compareFiles(files[0], files[1]);
+    else if (!files.isEmpty())
         window.openFile(files.first());
     else if (parser.isSet(screenshot) || !QSettings().contains(QStringLiteral("recentFiles")))
         window.openFile(ptscope::ui::MainWindow::samplePaths().value(0)); // a first launch shows something real

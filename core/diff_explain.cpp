@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <unordered_map>
@@ -195,6 +196,7 @@ void verify(DiffSuggestion &s, const ModelStructure &target, const SourceStateDi
     s.loadedAfter = o.loadedFromSource();
     s.missingAfter = o.missingKeys;
     s.unexpectedAfter = o.unexpectedKeys;
+    s.sourceAfter = std::make_shared<const SourceStateDict>(sd);
     if (outcome)
         *outcome = std::move(o);
 }

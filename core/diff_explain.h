@@ -9,6 +9,7 @@
 #include "checkpoint.h"
 #include "load_state_dict.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +64,9 @@ struct DiffSuggestion
     std::size_t loadedAfter = 0;
     std::vector<std::string> missingAfter;
     std::vector<std::string> unexpectedAfter;
+    // The dict the emulation was run on again (the fix and the fixes listed before it applied to
+    // the keys), for front ends that preview a fix; null when not verified.
+    std::shared_ptr<const SourceStateDict> sourceAfter;
 };
 
 struct DiffReport

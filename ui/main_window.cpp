@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #include "main_window.h"
 
+#include "about_dialog.h"
+#include "compare_view.h"
 #include "details_formatter.h"
 #include "export_dialog.h"
 #include "models/model_roles.h"
@@ -30,6 +32,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLoggingCategory>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -196,6 +199,14 @@ void MainWindow::createWidgets()
     m_rightSplitter->setStretchFactor(1, 1);
     contentLayout->addWidget(m_splitter, 1);
     m_stack->addWidget(content);
+    m_compare = new CompareView(m_stack);
+    m_stack->addWidget(m_compare);
+    connect(m_compare, &CompareView::compared, this, [this] {
+        setWindowTitle(tr("%1 into %2 — ptscope")
+                           .arg(QFileInfo(m_compare->sourcePath()).fileName(),
+                                QFileInfo(m_compare->targetPath()).fileName()));
+    });
+    connect(m_compare, &CompareView::busyChanged, this, &MainWindow::updateBusy);
     setCentralWidget(m_stack);
 
     m_progress = new QProgressBar(this);
@@ -244,6 +255,10 @@ void MainWindow::createActions()
     QAction *open = file->addAction(QIcon::fromTheme(QStringLiteral("document-open")), tr("&Open…"), this,
                                     &MainWindow::chooseFile);
     open->setShortcut(QKeySequence::Open);
+    QAction *compare = file->addAction(tr("&Compare with…"), this, &MainWindow::chooseCompare);
+    compare->setObjectName(QStringLiteral("compareAction"));
+    compare->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
+    compare->setToolTip(tr("What load_state_dict does when a checkpoint is loaded into the open file's model"));
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     m_recentMenu->setObjectName(QStringLiteral("recentMenu"));
     QAction *reload = file->addAction(tr("Re&load"), this, [this] {
@@ -262,6 +277,10 @@ void MainWindow::createActions()
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     QAction *find = view->addAction(tr("&Filter"), this, [this] {
+        if (m_stack->currentWidget() == m_compare) {
+            m_compare->focusFilter();
+            return;
+        }
         m_filter->setFocus();
         m_filter->selectAll();
     });
@@ -288,7 +307,7 @@ void MainWindow::createActions()
     for (const QString &sample : samplePaths())
         samples->addAction(QFileInfo(sample).fileName(), this, [this, sample] { openFile(sample); });
     help->addSeparator();
-    help->addAction(tr("&About ptscope"), this, &MainWindow::showAbout);
+    help->addAction(tr("&About ptscope"), this, &MainWindow::showAbout)->setShortcut(QKeySequence::HelpContents);
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
 
@@ -382,14 +401,76 @@ void MainWindow::dropEvent(QDropEvent *event)
     const QMimeData *mime = event->mimeData();
     if (!mime)
         return;
+    QStringList files;
     for (const QUrl &url : mime->urls()) {
-        if (url.isLocalFile() && canOpen(url.toLocalFile())) {
-            event->acceptProposedAction();
-            openFile(url.toLocalFile());
-            return;
-        }
+        if (url.isLocalFile() && canOpen(url.toLocalFile()))
+            files << url.toLocalFile();
     }
-    event->ignore();
+    if (files.isEmpty()) {
+        event->ignore();
+        return;
+    }
+    event->acceptProposedAction();
+    if (files.size() >= 2)
+        compareFiles(files[0], files[1]); // the swap button is there when the order is wrong
+    else
+        onDroppedOne(files[0], mapToGlobal(event->position().toPoint()));
+}
+
+void MainWindow::onDroppedOne(const QString &path, const QPoint &globalPos)
+{
+    const bool comparing = m_stack->currentWidget() == m_compare && !m_compare->targetPath().isEmpty();
+    const QString model = comparing ? m_compare->targetPath() : m_path;
+    if (model.isEmpty() || (!comparing && !m_checkpoint)) {
+        openFile(path);
+        return;
+    }
+    if (m_dropChoice != DropChoice::Ask) {
+        m_dropChoice == DropChoice::Compare ? compareFiles(path, model) : openFile(path);
+        return;
+    }
+    // Asked once the drop is over (no nested event loop inside the drop handler).
+    QTimer::singleShot(0, this, [this, path, model, globalPos] {
+        QMenu menu(this);
+        menu.setObjectName(QStringLiteral("dropMenu"));
+        QAction *compare = menu.addAction(tr("&Compare: load %1 into the model of %2")
+                                              .arg(QFileInfo(path).fileName(), QFileInfo(model).fileName()));
+        QAction *open = menu.addAction(tr("&Open %1").arg(QFileInfo(path).fileName()));
+        menu.addSeparator();
+        menu.addAction(tr("Cancel"));
+        menu.setActiveAction(compare);
+        QAction *chosen = menu.exec(globalPos);
+        if (chosen == compare)
+            compareFiles(path, model);
+        else if (chosen == open)
+            openFile(path);
+    });
+}
+
+void MainWindow::compareFiles(const QString &source, const QString &target)
+{
+    m_compare->compare(source, target);
+    m_stack->setCurrentWidget(m_compare);
+    setWindowFilePath(QString());
+}
+
+void MainWindow::chooseCompare()
+{
+    const bool comparing = m_stack->currentWidget() == m_compare && !m_compare->targetPath().isEmpty();
+    QString target = comparing ? m_compare->targetPath() : (m_checkpoint ? m_path : QString());
+    const QString filter
+        = tr("PyTorch checkpoints (*.pt *.pth *.bin *.ckpt *.tar *.safetensors *.pkl *.json);;All files (*)");
+    const QString dir = target.isEmpty() || target.startsWith(QLatin1Char(':')) ? QString() : QFileInfo(target).path();
+    if (target.isEmpty()) {
+        target = QFileDialog::getOpenFileName(this, tr("The model: a fresh state_dict, a checkpoint or a manifest"),
+                                              dir, filter);
+        if (target.isEmpty())
+            return;
+    }
+    const QString source = QFileDialog::getOpenFileName(
+        this, tr("The checkpoint to load into %1").arg(QFileInfo(target).fileName()), dir, filter);
+    if (!source.isEmpty())
+        compareFiles(source, target);
 }
 
 void MainWindow::chooseFile()
@@ -715,7 +796,8 @@ void MainWindow::requestHistogram()
 
 bool MainWindow::isBusy() const
 {
-    return m_openFuture.isRunning() || m_statsFuture.isRunning() || m_histFuture.isRunning();
+    return m_openFuture.isRunning() || m_statsFuture.isRunning() || m_histFuture.isRunning()
+        || (m_compare && m_compare->isBusy());
 }
 
 void MainWindow::updateBusy()
@@ -725,8 +807,10 @@ void MainWindow::updateBusy()
         m_progress->setRange(0, 0);
         m_progress->setFormat(tr("Opening…"));
     }
-    m_progress->setVisible(busy);
-    m_cancel->setVisible(busy);
+    // The compare page shows its own progress and Cancel.
+    const bool own = m_openFuture.isRunning() || m_statsFuture.isRunning() || m_histFuture.isRunning();
+    m_progress->setVisible(own);
+    m_cancel->setVisible(own);
     m_backendLabel->setText(backendText());
     if (busy != m_busy) {
         m_busy = busy;
@@ -744,6 +828,7 @@ void MainWindow::cancelWork()
         statusBar()->showMessage(tr("Statistics cancelled"));
     m_statsFuture.cancel();
     m_histFuture.cancel();
+    m_compare->cancel();
     QTimer::singleShot(0, this, &MainWindow::updateBusy);
 }
 
@@ -761,23 +846,7 @@ bool MainWindow::selectKey(const QString &key)
 
 void MainWindow::showAbout()
 {
-    std::string reason;
-    const int devices = cuda::cudaDeviceCount(&reason);
-    QString backend = backendText();
-    if (devices > 0) {
-        backend += tr("; CUDA device found: %1 (this build bins on the CPU)")
-                       .arg(QString::fromStdString(cuda::cudaDeviceName(0)));
-    } else {
-        backend += tr("; no CUDA device (%1)")
-                       .arg(QString::fromStdString(reason.empty() ? std::string("none found") : reason).toHtmlEscaped());
-    }
-    QMessageBox::about(this, tr("About ptscope"),
-                       tr("<h3>ptscope %1</h3>"
-                          "<p>Inspects PyTorch checkpoints without Python and without executing their pickle.</p>"
-                          "<p>Qt %2 (built with %3)<br>CUDA support compiled in: %4<br>Compute backend: %5</p>")
-                           .arg(QStringLiteral(PTSCOPE_VERSION), QString::fromLatin1(qVersion()),
-                                QStringLiteral(QT_VERSION_STR),
-                                cuda::compiledWithCuda() ? tr("yes") : tr("no"), backend));
+    showAboutDialog(this);
 }
 
 } // namespace ptscope::ui

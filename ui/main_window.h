@@ -29,6 +29,7 @@ struct Checkpoint;
 
 namespace ptscope::ui {
 
+class CompareView;
 class HistogramPlot;
 class ObjectTreeModel;
 class Settings;
@@ -68,6 +69,13 @@ public:
     // The one open path: drop, File > Open, recent files, samples and the command line.
     void openFile(const QString &path);
     static bool canOpen(const QString &path);
+    // Loading SOURCE into the model TARGET stands for: drop two files, drop one on an open file,
+    // File > Compare with…, or `ptscope SOURCE TARGET`.
+    void compareFiles(const QString &source, const QString &target);
+    CompareView *compareView() const { return m_compare; }
+    // What dropping one file on an open one does (tests answer the question in advance).
+    enum class DropChoice { Ask, Open, Compare };
+    void setSingleDropChoice(DropChoice choice) { m_dropChoice = choice; }
     static QStringList samplePaths();
 
     std::shared_ptr<const core::Checkpoint> checkpoint() const { return m_checkpoint; }
@@ -104,6 +112,8 @@ private:
     void updateBusy();
     void showAbout();
     void chooseFile();
+    void chooseCompare();
+    void onDroppedOne(const QString &path, const QPoint &globalPos);
 
     // --- Report export (File > Export…) ---
     void exportReport();
@@ -133,6 +143,8 @@ private:
     QToolButton *m_cancel = nullptr;
     QLabel *m_backendLabel = nullptr;
     QMenu *m_recentMenu = nullptr;
+    CompareView *m_compare = nullptr;
+    DropChoice m_dropChoice = DropChoice::Ask;
 
     // Current selection the histogram is for.
     std::vector<std::uint32_t> m_histTensors;

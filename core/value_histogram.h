@@ -1,0 +1,36 @@
+// SPDX-FileCopyrightText: 2026 The ptscope authors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Histograms of two tensors on the same bins and of their element-wise difference, with the value
+// metrics of value_compare.h, streamed so memory stays bounded. Binning follows torch.histc
+// (histogram_backend.h): the range is the finite minimum and maximum (widened by 1 each side when
+// they are equal), NaN and infinities are counted apart.
+
+#include "checkpoint.h"
+#include "result.h"
+#include "tensor_stats.h"
+#include "value_compare.h"
+
+#include <cstdint>
+
+namespace ptscope::core {
+
+struct ValueHistograms
+{
+    ValueComparison comparison;
+    Histogram source;     // `source` and `target` share their bins: the range covers both sides' finite values
+    Histogram target;
+    Histogram difference; // source - target, element by element, over the finite differences
+    std::uint64_t nonFiniteSource = 0;
+    std::uint64_t nonFiniteTarget = 0;
+    std::uint64_t nonFiniteDifference = 0;
+};
+
+// Source tensor `a` of `ca` against target tensor `b` of `cb` (same number of elements), two passes
+// over both. Errors as compareTensorValues, InvalidTensor when bins is 0, Cancelled when the sink
+// returned false.
+Result<ValueHistograms> compareTensorHistograms(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb,
+    std::uint32_t b, std::uint32_t bins = 64, const ProgressSink &progress = {});
+
+} // namespace ptscope::core

@@ -1,0 +1,43 @@
+// SPDX-FileCopyrightText: 2026 The ptscope authors
+// SPDX-License-Identifier: MIT
+#include "about_dialog.h"
+
+#include "device_info.h"
+
+#include <QMessageBox>
+#include <QObject>
+#include <QThread>
+
+#ifndef PTSCOPE_GIT_COMMIT
+#define PTSCOPE_GIT_COMMIT "unknown"
+#endif
+
+namespace ptscope::ui {
+
+QString aboutText()
+{
+    std::string reason;
+    const int devices = cuda::cudaDeviceCount(&reason);
+    QString backend = QObject::tr("CPU, %n thread(s)", nullptr, QThread::idealThreadCount());
+    if (devices > 0)
+        backend += QObject::tr("; CUDA device found: %1 (this build bins on the CPU)")
+                       .arg(QString::fromStdString(cuda::cudaDeviceName(0)).toHtmlEscaped());
+    else
+        backend += QObject::tr("; no CUDA device (%1)")
+                       .arg(QString::fromStdString(reason.empty() ? std::string("none found") : reason).toHtmlEscaped());
+    return QObject::tr("<h3>ptscope %1</h3>"
+                       "<p>Inspects and compares PyTorch checkpoints without Python and without executing their "
+                       "pickle.</p>"
+                       "<p>Commit: <code>%2</code><br>Qt %3 (built with %4)<br>CUDA support compiled in: %5<br>"
+                       "Compute backend: %6</p>")
+        .arg(QStringLiteral(PTSCOPE_VERSION), QStringLiteral(PTSCOPE_GIT_COMMIT), QString::fromLatin1(qVersion()),
+             QStringLiteral(QT_VERSION_STR), cuda::compiledWithCuda() ? QObject::tr("yes") : QObject::tr("no"),
+             backend);
+}
+
+void showAboutDialog(QWidget *parent)
+{
+    QMessageBox::about(parent, QObject::tr("About ptscope"), aboutText());
+}
+
+} // namespace ptscope::ui
