@@ -68,16 +68,8 @@ void printReport(const std::string &file, const SecurityReport &r, const Style &
     for (const SecurityFinding &f : r.findings) {
         const char *c = f.severity == Verdict::Dangerous ? s.red() : f.severity == Verdict::Suspicious ? s.yellow()
                                                                                                       : s.dim();
-        std::string head = f.module.empty() && f.name.empty() ? std::string(findingKindName(f.kind))
-                                                              : f.module + "." + f.name;
-        if (f.count > 1)
-            head += " (x" + std::to_string(f.count) + ")";
-        std::printf("  %s%-10s%s %s\n", c, verdictName(f.severity), s.reset(), head.c_str());
-        std::string where = "in " + f.pickle;
-        if (f.offset)
-            where += std::string(" at byte ") + std::to_string(*f.offset) + (f.offsetInMember ? " of that pickle" : "");
-        if (f.reachable)
-            where += ", object path " + (f.path.empty() ? std::string("(the root object)") : joinPath(f.path));
+        std::printf("  %s%-10s%s %s\n", c, verdictName(f.severity), s.reset(), findingTitle(f).c_str());
+        const std::string where = findingWhere(f);
         std::printf("             %s\n             %s%s%s\n", where.c_str(), s.dim(), f.what.c_str(), s.reset());
     }
     if (r.omittedFindings)

@@ -5,6 +5,7 @@
 
 #include "dtype.h"
 #include "histogram_backend.h"
+#include "security_scan.h"
 
 #include <algorithm>
 #include <cmath>
@@ -135,6 +136,22 @@ void collectGlobals(FileReport &fr)
         const std::string top = g.first.substr(0, g.first.find('.'));
         fr.globals.push_back(ReportGlobal{g.first, g.second, n, !(plain.count(g.first) || top == "torch")});
     }
+}
+
+// The verdict openCheckpoint already computed (core/security_scan.h), one line per finding.
+void collectSecurity(FileReport &fr)
+{
+    const SecurityReport &scan = securityReport(*fr.checkpoint);
+    ReportSecurityScan s;
+    s.verdict = verdictName(scan.verdict);
+    for (const SecurityFinding &f : scan.findings)
+        s.findings.push_back(std::string("[") + verdictName(f.severity) + "] " + findingTitle(f)
+                             + (f.use.empty() ? "" : " (" + f.use + ")") + ": " + f.what + " (" + findingWhere(f) + ")");
+    if (scan.omittedFindings)
+        s.findings.push_back(std::to_string(scan.omittedFindings) + " further finding(s) not listed");
+    s.findings.push_back("torch.load(weights_only=True), torch >= 2.6: " + weightsOnlySummary(scan.torch26));
+    s.findings.push_back("torch.load(weights_only=True), torch 1.13: " + weightsOnlySummary(scan.torch113));
+    fr.security = std::move(s);
 }
 
 std::uint64_t statsElements(const FileReport &fr)
@@ -378,6 +395,7 @@ Result<Report> build(const std::vector<std::shared_ptr<const Checkpoint>> &check
         collectTensors(fr);
         collectModules(fr);
         collectGlobals(fr);
+        collectSecurity(fr);
         report.files.push_back(std::move(fr));
     }
     // Elements read: every tensor once, the whole model twice (two passes), and in a comparison the

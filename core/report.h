@@ -62,8 +62,8 @@ struct ReportModule
     std::string dtypes;       // "float32", "float32, int64"
 };
 
-// The verdict of a security scan of the file. The security_scan module (being written) fills it
-// in; until then a report says that no scan ran and shows the globals the pickle references.
+// The verdict of the security scan (core/security_scan.h) as the report shows it: findings and the
+// weights_only answers, one line each.
 struct ReportSecurityScan
 {
     std::string verdict;               // "safe" | "suspicious" | "dangerous"
@@ -85,7 +85,7 @@ struct FileReport
     std::vector<ReportTensor> tensors;         // state_dict keys in order, then every other tensor once
     std::vector<ReportModule> modules;         // by module prefix, in state_dict order
     std::vector<ReportGlobal> globals;         // sorted by module and name
-    std::optional<ReportSecurityScan> security; // security_scan: not available yet (nullopt: not scanned)
+    std::optional<ReportSecurityScan> security; // the security scan's verdict (nullopt: not scanned)
     std::optional<ReportHistogram> wholeModel; // every floating-point state_dict tensor together
     std::vector<ReportHistogram> largest;      // the largest state_dict tensors, largest first
     std::string backend;                       // which statistics backend ran ("cpu")

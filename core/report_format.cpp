@@ -243,8 +243,8 @@ void fileBlocks(Builder &b, const FileReport &fr, int level, const std::string &
         for (const std::string &finding : fr.security->findings)
             b.paragraph("• " + finding);
     } else {
-        b.note("Security scan: not part of this version of ptscope, so there is no verdict here. What the pickle "
-               "references is listed below; ptscope never imports or runs any of it.",
+        b.note("Security scan: not run for this report. What the pickle references is listed below; ptscope "
+               "never imports or runs any of it.",
                "");
     }
     std::size_t beyond = 0;
@@ -439,16 +439,16 @@ void comparisonBlocks(Builder &b, const Report &r)
                     + " identical, " + std::to_string(close) + " allclose (rtol 1e-5, atol 1e-8), "
                     + std::to_string(c.values.size() - identical - close - problems) + " differ"
                     + (problems ? ", " + std::to_string(problems) + " not comparable." : "."));
-        DocTable &vt = b.table({"`key", "#numel", "#max |diff|", "#mean |diff|", "#rel L2", "#differing", "allclose"});
+        DocTable &vt = b.table({"`key", "#numel", "#max |diff|", "#mean |diff|", "#rel L2", "#cosine", "#differing", "allclose"});
         for (const KeyValueComparison &v : c.values) {
             if (!v.cmp) {
-                vt.rows.push_back({text(v.key), text(""), text(""), text(""), text(""), text(""), text(v.problem)});
+                vt.rows.push_back({text(v.key), text(""), text(""), text(""), text(""), text(""), text(""), text(v.problem)});
                 vt.rowTone.push_back("warn");
                 continue;
             }
             const ValueComparison &cmp = *v.cmp;
             vt.rows.push_back({text(v.key), count(cmp.numel), number(cmp.maxAbsDiff), number(cmp.meanAbsDiff),
-                               number(cmp.relativeL2), count(cmp.differing),
+                               number(cmp.relativeL2), number(cmp.cosine), count(cmp.differing),
                                text(cmp.identical ? "identical" : cmp.allclose ? "yes" : "no")});
             vt.rowTone.push_back(cmp.allclose ? "" : "warn");
         }
@@ -936,7 +936,7 @@ ojson fileSummaryJson(const FileReport &fr)
 
 ojson securityJson(const FileReport &fr)
 {
-    // security_scan: its verdict goes here once that module exists; null means "not scanned".
+    // The security scan's verdict; null means "not scanned".
     if (!fr.security)
         return nullptr;
     return {{"verdict", fr.security->verdict}, {"findings", fr.security->findings}};

@@ -1397,4 +1397,47 @@ void writeSecurityJson(JsonWriter &w, const SecurityReport &report, const std::s
     w.endObject();
 }
 
+std::string findingTitle(const SecurityFinding &f)
+{
+    std::string head = f.module.empty() && f.name.empty() ? std::string(findingKindName(f.kind)) : f.module + "." + f.name;
+    if (f.count > 1)
+        head += " (x" + std::to_string(f.count) + ")";
+    return head;
+}
+
+std::string findingWhere(const SecurityFinding &f)
+{
+    std::string where = "in " + f.pickle;
+    if (f.offset)
+        where += " at byte " + std::to_string(*f.offset) + (f.offsetInMember ? " of that pickle" : "");
+    if (f.reachable)
+        where += ", object path " + (f.path.empty() ? std::string("(the root object)") : joinPath(f.path));
+    return where;
+}
+
+std::string weightsOnlySummary(const WeightsOnlyCheck &c)
+{
+    auto join = [](const std::vector<std::string> &items) {
+        std::string s;
+        for (std::size_t i = 0; i < items.size(); ++i)
+            s += (i ? ", " : "") + items[i];
+        return s;
+    };
+    std::string line;
+    if (!c.applicable)
+        line = "not applicable: " + c.reason;
+    else if (c.accepted)
+        line = "accepted";
+    else
+        line = "refused: " + c.reason;
+    if (!c.addSafeGlobals.empty())
+        line += std::string("; ") + (c.fixableByAllowlisting ? "loads after" : "would still need more than")
+            + " torch.serialization.add_safe_globals([" + join(c.addSafeGlobals) + "])";
+    if (!c.neverAcceptable.empty())
+        line += "; never allowlist: " + join(c.neverAcceptable);
+    if (!c.note.empty())
+        line += " (" + c.note + ")";
+    return line;
+}
+
 } // namespace ptscope::core

@@ -111,6 +111,14 @@ const SecurityReport &securityReport(const Checkpoint &cp);
 // Shard reports (name, report) as one: findings and pickles prefixed with the shard's name.
 SecurityReport mergeShardReports(const std::vector<std::pair<std::string, SecurityReport>> &shards);
 
+// Plain-text pieces every front end shows the same way.
+// "posix.system (x2)", or the finding's kind when it is not about a global.
+std::string findingTitle(const SecurityFinding &f);
+// "in archive/data.pkl at byte 93, object path a/b".
+std::string findingWhere(const SecurityFinding &f);
+// One line: "accepted", "refused (why); add_safe_globals would need: ...; never to be allowed: ...".
+std::string weightsOnlySummary(const WeightsOnlyCheck &c);
+
 // {"verdict": ..., "findings": [...], "weights_only": {...}} as in docs/cli-contract.md; `file`
 // is added when non-empty.
 void writeSecurityJson(JsonWriter &w, const SecurityReport &report, const std::string &file = {});

@@ -166,6 +166,8 @@ private slots:
     void comparison_data();
     void comparison();
     void comparisonWithManifest();
+    void securityVerdict_data();
+    void securityVerdict();
     void cancelled();
     void unreadable();
 };
@@ -515,6 +517,52 @@ void TestReport::comparisonWithManifest()
     const ParsedHtml html = parseHtml(renderHtml(reportDocument(*report)));
     QVERIFY(html.error.isEmpty());
     QVERIFY(html.text.contains(QLatin1String("manifest")));
+}
+
+void TestReport::securityVerdict_data()
+{
+    // Categories from tests/data/security/expected.json (what each file was built to be).
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<QString>("verdict");
+    QTest::addColumn<bool>("fullyRead");
+    QFile f(QStringLiteral(PTSCOPE_TEST_DATA_DIR "/security/expected.json"));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QJsonObject files = QJsonDocument::fromJson(f.readAll()).object()[QStringLiteral("files")].toObject();
+    QVERIFY(files.size() >= 10);
+    for (auto it = files.begin(); it != files.end(); ++it) {
+        const QString category = it.value()[QStringLiteral("category")].toString();
+        if (category == QLatin1String("safe") || category == QLatin1String("suspicious")
+            || category == QLatin1String("dangerous"))
+            QTest::newRow(qPrintable(it.key()))
+                << it.key() << category << it.value()[QStringLiteral("fully_read")].toBool(true);
+    }
+}
+
+void TestReport::securityVerdict()
+{
+    // Every format carries the scan's verdict and what torch.load(weights_only=True) would do.
+    QFETCH(QString, file);
+    QFETCH(QString, verdict);
+    QFETCH(bool, fullyRead);
+    auto report = buildReport({(QStringLiteral(PTSCOPE_TEST_DATA_DIR "/security/") + file).toStdString()});
+    if (!report.ok()) {
+        // Only a file that cannot be read to the end may have no report (ptscope-cli scan reports it).
+        QVERIFY2(!fullyRead, report.error().message.c_str());
+        return;
+    }
+    QVERIFY(report->files[0].security.has_value());
+    QCOMPARE(QString::fromStdString(report->files[0].security->verdict), verdict);
+    const QJsonObject json = QJsonDocument::fromJson(QByteArray::fromStdString(renderJson(*report))).object();
+    const QJsonObject security = json[QStringLiteral("files")].toArray()[0][QStringLiteral("security")].toObject();
+    QCOMPARE(security[QStringLiteral("verdict")].toString(), verdict);
+    const QString html = QString::fromStdString(renderHtml(reportDocument(*report)));
+    QVERIFY(html.contains(QStringLiteral("Security scan verdict: ") + verdict));
+    QVERIFY(html.contains(QStringLiteral("torch.load(weights_only=True), torch &gt;= 2.6: "))
+            || html.contains(QStringLiteral("torch.load(weights_only=True), torch >= 2.6: ")));
+    const QString md = QString::fromStdString(renderMarkdown(reportDocument(*report)));
+    QVERIFY(md.contains(verdict));
+    if (verdict != QLatin1String("safe"))
+        QVERIFY(security[QStringLiteral("findings")].toArray().size() > 2); // findings + the two weights_only lines
 }
 
 void TestReport::cancelled()
