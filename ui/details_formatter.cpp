@@ -4,6 +4,7 @@
 
 #include "checkpoint.h"
 #include "checkpoint_analysis.h"
+#include "security_scan.h"
 #include "tensor_stats.h"
 
 #include <QLocale>
@@ -235,24 +236,29 @@ QString fileHtml(const core::Checkpoint &cp)
     return html;
 }
 
-QStringList securityFindings(const core::Checkpoint &cp)
+SecurityBanner securityBanner(const core::Checkpoint &cp)
 {
-    // torch's own rebuild functions, OrderedDict, and _codecs.encode (how protocol-2 pickles store bytes).
-    static const std::set<std::string> plain = {"collections", "builtins", "_codecs"};
-    QStringList out;
-    std::set<std::string> seen;
-    for (const auto &g : cp.globals) {
-        const std::string top = g.module.substr(0, g.module.find('.'));
-        if (plain.count(g.module) || top == "torch")
-            continue;
-        const std::string name = g.dynamic ? std::string("(dynamic global)") : g.module + "." + g.name;
-        if (seen.insert(name).second)
-            out << QObject::tr("references %1 (only a name: ptscope does not import it; torch.load would)")
-                       .arg(QString::fromStdString(name));
-    }
-    for (const auto &w : cp.warnings)
-        out << QString::fromStdString(w.toString());
-    return out;
+    const core::SecurityReport &scan = core::securityReport(cp);
+    SecurityBanner b;
+    if (scan.verdict == core::Verdict::Safe)
+        return b;
+    b.level = QString::fromLatin1(core::verdictName(scan.verdict));
+    b.headline = scan.verdict == core::Verdict::Dangerous
+        ? QObject::tr("Dangerous: torch.load(weights_only=False) on this file would run what is listed here. "
+                      "ptscope only reads it; do not load it with torch.")
+        : scan.fullyRead
+        ? QObject::tr("This file holds more than plain tensors and data. ptscope only reads it; "
+                      "torch.load would import and run what it names.")
+        : QObject::tr("Part of this file could not be read, so it cannot be called safe. ptscope only reads it.");
+    for (const core::SecurityFinding &f : scan.findings)
+        b.lines << QStringLiteral("%1 — %2 (%3)")
+                       .arg(QString::fromStdString(core::findingTitle(f)), QString::fromStdString(f.what),
+                            QString::fromStdString(core::findingWhere(f)));
+    if (scan.omittedFindings)
+        b.lines << QObject::tr("and %1 further findings").arg(scan.omittedFindings);
+    b.weightsOnly = QObject::tr("torch ≥ 2.6's default torch.load (weights_only=True): %1")
+                        .arg(QString::fromStdString(core::weightsOnlySummary(scan.torch26)));
+    return b;
 }
 
 } // namespace ptscope::ui::details

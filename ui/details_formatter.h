@@ -30,9 +30,16 @@ QString valueHtml(const core::Checkpoint &cp, core::ValueId value, const QString
 QString fileHtml(const core::Checkpoint &cp);
 QString statsHtml(const core::TensorStats &stats);
 
-// What the security banner lists: the reader's warnings and every global outside
-// torch/collections/builtins (and the few plain-data modules torch checkpoints use).
-QStringList securityFindings(const core::Checkpoint &cp);
+// The security banner: the scan's verdict (core/security_scan.h), a headline, and one line per
+// finding plus what torch.load(weights_only=True) would do. `level` is empty for a safe file.
+struct SecurityBanner
+{
+    QString level; // "suspicious" or "dangerous"; empty: no banner
+    QString headline;
+    QStringList lines;  // one per finding, most severe first
+    QString weightsOnly; // what torch >= 2.6's default torch.load would do
+};
+SecurityBanner securityBanner(const core::Checkpoint &cp);
 
 } // namespace details
 

@@ -543,18 +543,28 @@ void MainWindow::onOpened(const QString &path, const OpenOutcome &outcome)
     setWindowFilePath(path.startsWith(QLatin1Char(':')) ? QString() : path);
     m_settings->addRecentFile(path);
 
-    const QStringList findings = details::securityFindings(*m_checkpoint);
-    if (findings.isEmpty()) {
+    const details::SecurityBanner banner = details::securityBanner(*m_checkpoint);
+    if (banner.level.isEmpty()) {
         m_banner->hide();
     } else {
-        QString text = tr("<b>⚠ This file holds more than plain tensors and data.</b> ptscope only reads it; "
-                          "<code>torch.load</code> would import and run what it names:");
+        const bool dangerous = banner.level == QLatin1String("dangerous");
+        // Both colours set, so the banner reads the same on light and dark palettes.
+        m_banner->setStyleSheet(dangerous
+                ? QStringLiteral("QLabel { background: #f8d7da; color: #58151c; border: 1px solid #e4a5ab; "
+                                 "border-radius: 4px; padding: 6px; }")
+                : QStringLiteral("QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c36a; "
+                                 "border-radius: 4px; padding: 6px; }"));
+        m_banner->setProperty("verdict", banner.level);
+        QString text = QStringLiteral("<b>%1 %2</b>")
+                           .arg(dangerous ? QStringLiteral("⛔") : QStringLiteral("⚠"), banner.headline.toHtmlEscaped());
         text += QStringLiteral("<ul style='margin:0'>");
-        for (qsizetype i = 0; i < findings.size() && i < 6; ++i)
-            text += QStringLiteral("<li>") + findings[i].toHtmlEscaped() + QStringLiteral("</li>");
-        if (findings.size() > 6)
-            text += QStringLiteral("<li>") + tr("and %1 more").arg(findings.size() - 6) + QStringLiteral("</li>");
-        text += QStringLiteral("</ul>");
+        const qsizetype shown = 6;
+        for (qsizetype i = 0; i < banner.lines.size() && i < shown; ++i)
+            text += QStringLiteral("<li>") + banner.lines[i].toHtmlEscaped() + QStringLiteral("</li>");
+        if (banner.lines.size() > shown)
+            text += QStringLiteral("<li>") + tr("and %1 more (ptscope-cli scan lists them all)").arg(banner.lines.size() - shown)
+                + QStringLiteral("</li>");
+        text += QStringLiteral("</ul>") + banner.weightsOnly.toHtmlEscaped();
         m_banner->setText(text);
         m_banner->show();
     }

@@ -69,6 +69,42 @@ private slots:
         QVERIFY(banner);
         QVERIFY(!banner->isHidden());
         QVERIFY(banner->text().contains(QStringLiteral("argparse.Namespace")));
+        QCOMPARE(banner->property("verdict").toString(), QStringLiteral("suspicious"));
+    }
+
+    void securityBannerFollowsTheScan_data()
+    {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("verdict");
+        QTest::addColumn<QString>("mentions");
+        const QString dir = QStringLiteral(PTSCOPE_TEST_DATA_DIR "/security/");
+        QTest::newRow("state_dict") << dir + QStringLiteral("state_dict.pt") << QString() << QString();
+        QTest::newRow("os.system") << dir + QStringLiteral("reduce_os_system.pt") << QStringLiteral("dangerous")
+                                   << QStringLiteral("posix.system");
+        QTest::newRow("eval") << dir + QStringLiteral("reduce_eval.pt") << QStringLiteral("dangerous")
+                              << QStringLiteral(".eval");
+        QTest::newRow("whole model") << dir + QStringLiteral("whole_model.pt") << QStringLiteral("suspicious")
+                                     << QStringLiteral("add_safe_globals");
+    }
+
+    void securityBannerFollowsTheScan()
+    {
+        // The banner shows the scan's verdict: nothing for plain tensors, red for code execution.
+        QFETCH(QString, file);
+        QFETCH(QString, verdict);
+        QFETCH(QString, mentions);
+        ui::MainWindow window;
+        QSignalSpy opened(&window, &ui::MainWindow::fileOpened);
+        window.openFile(file);
+        QTRY_COMPARE(opened.count(), 1);
+        auto *banner = window.findChild<QLabel *>(QStringLiteral("securityBanner"));
+        QVERIFY(banner);
+        QCOMPARE(banner->isHidden(), verdict.isEmpty());
+        if (verdict.isEmpty())
+            return;
+        QCOMPARE(banner->property("verdict").toString(), verdict);
+        QVERIFY2(banner->text().contains(mentions), qPrintable(banner->text()));
+        QTRY_VERIFY(!window.isBusy());
     }
 
     void filterBoxFilters()
