@@ -190,11 +190,11 @@ void printHuman(const Checkpoint &source, const SourceStateDict &sd, const std::
         std::stable_sort(sorted.begin(), sorted.end(),
             [](const KeyValueComparison *a, const KeyValueComparison *b) { return a->cmp->relativeL2 > b->cmp->relativeL2; });
         if (!sorted.empty()) {
-            std::vector<std::vector<std::string>> rows { { "KEY", "MAX |DIFF|", "MEAN |DIFF|", "REL L2", "DIFFERING",
-                "ALLCLOSE" } };
+            std::vector<std::vector<std::string>> rows { { "KEY", "MAX |DIFF|", "MEAN |DIFF|", "REL L2", "COSINE",
+                "DIFFERING", "ALLCLOSE" } };
             for (std::size_t i = 0; i < sorted.size() && i < 10; ++i) {
                 const ValueComparison &c = *sorted[i]->cmp;
-                rows.push_back({ sorted[i]->key, fmt(c.maxAbsDiff), fmt(c.meanAbsDiff), fmt(c.relativeL2),
+                rows.push_back({ sorted[i]->key, fmt(c.maxAbsDiff), fmt(c.meanAbsDiff), fmt(c.relativeL2), fmt(c.cosine),
                     withThousands(c.differing) + "/" + withThousands(c.numel), c.allclose ? "yes" : "no" });
             }
             printTable(rows, s);

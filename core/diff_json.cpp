@@ -134,6 +134,7 @@ std::string diffJson(const Checkpoint &source, const SourceStateDict &sd, const 
             w.field("max_abs_diff", v.cmp->maxAbsDiff);
             w.field("mean_abs_diff", v.cmp->meanAbsDiff);
             w.field("rel_l2", v.cmp->relativeL2);
+            w.field("cosine_similarity", v.cmp->cosine);
             w.field("differing", v.cmp->differing);
             w.field("allclose", v.cmp->allclose);
             w.field("identical", v.cmp->identical);

@@ -14,6 +14,11 @@ void ValueComparator::add(std::span<const double> a, std::span<const double> b)
 {
     const std::size_t n = std::min(a.size(), b.size());
     for (std::size_t i = 0; i < n; ++i) {
+        m_dot += a[i] * b[i];
+        m_normA += a[i] * a[i];
+        m_normB += b[i] * b[i];
+    }
+    for (std::size_t i = 0; i < n; ++i) {
         const double x = a[i];
         const double y = b[i];
         ++m_r.numel;
@@ -46,6 +51,9 @@ ValueComparison ValueComparator::result() const
     const double nd = std::sqrt(m_sumSqDiff);
     const double nb = std::sqrt(m_sumSqB);
     r.relativeL2 = nb != 0.0 ? nd / nb : (nd == 0.0 ? 0.0 : INFINITY);
+    // torch 1.13's cosine_similarity: w12 / sqrt(clamp_min(w1 * w2, eps * eps)), eps = 1e-8.
+    if (r.numel)
+        r.cosine = m_dot / std::sqrt(std::max(m_normA * m_normB, 1e-16));
     return r;
 }
 

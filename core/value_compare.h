@@ -25,6 +25,9 @@ struct ValueComparison
     std::uint64_t nanDiffs = 0; // positions whose difference is NaN (a NaN on either side, or inf - inf)
     bool allclose = true; // torch.allclose(a, b, rtol=1e-5, atol=1e-8): |a - b| <= atol + rtol * |b|
     bool identical = true; // torch.equal(a, b)
+    // torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) in float64:
+    // a.b / sqrt(max(|a|^2 |b|^2, 1e-16)); NaN when either side holds a NaN or an infinity.
+    double cosine = 1.0;
 };
 
 // Accumulates a comparison chunk by chunk; a and b must have the same length in each call.
@@ -45,6 +48,9 @@ private:
     double m_sumAbs = 0.0;
     double m_sumSqDiff = 0.0;
     double m_sumSqB = 0.0;
+    double m_dot = 0.0;      // over every position, for the cosine
+    double m_normA = 0.0;
+    double m_normB = 0.0;
 };
 
 // Source tensor `a` of checkpoint `ca` against target tensor `b` of `cb`: both read through

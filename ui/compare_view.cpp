@@ -795,12 +795,12 @@ void CompareView::requestValues(std::uint32_t sourceTensor, std::uint32_t target
                 const core::ValueComparison &c = out.histograms.comparison;
                 m_values->setText(
                     m_values->text()
-                    + tr("<br>max |diff| <b>%1</b> · mean |diff| %2 · relative L2 <b>%3</b> · %4 of %5 elements "
-                         "differ · allclose (rtol 1e-5, atol 1e-8): <b>%6</b>%7")
+                    + tr("<br>max |diff| <b>%1</b> · mean |diff| %2 · relative L2 <b>%3</b> · cosine %8 · %4 of %5 "
+                         "elements differ · allclose (rtol 1e-5, atol 1e-8): <b>%6</b>%7")
                           .arg(number(c.maxAbsDiff), number(c.meanAbsDiff), number(c.relativeL2),
                                QLocale().toString(qulonglong(c.differing)), QLocale().toString(qulonglong(c.numel)),
                                c.allclose ? tr("yes") : tr("no"),
-                               c.identical ? tr(" · identical") : QString()));
+                               c.identical ? tr(" · identical") : QString(), number(c.cosine)));
                 m_plot->setHistograms(out.histograms, key);
                 emit valuesShown();
             }

@@ -442,6 +442,9 @@ void TestLoadStateDict::values()
         QVERIFY2(near(r->relativeL2, number("rel_l2")), qPrintable(it.key()));
         QCOMPARE(r->allclose, x[QStringLiteral("allclose")].toBool());
         QCOMPARE(r->identical, x[QStringLiteral("identical")].toBool());
+        const double cosine = number("cosine");
+        QVERIFY2(std::isnan(cosine) ? std::isnan(r->cosine) : std::fabs(r->cosine - cosine) <= 1e-12,
+                 qPrintable(it.key() + QStringLiteral(": ") + QString::number(r->cosine, 'g', 17)));
     }
 }
 
