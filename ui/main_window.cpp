@@ -555,8 +555,7 @@ void MainWindow::onOpened(const QString &path, const OpenOutcome &outcome)
                 : QStringLiteral("QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c36a; "
                                  "border-radius: 4px; padding: 6px; }"));
         m_banner->setProperty("verdict", banner.level);
-        QString text = QStringLiteral("<b>%1 %2</b>")
-                           .arg(dangerous ? QStringLiteral("⛔") : QStringLiteral("⚠"), banner.headline.toHtmlEscaped());
+        QString text = QStringLiteral("<b>⚠ %1</b>").arg(banner.headline.toHtmlEscaped());
         text += QStringLiteral("<ul style='margin:0'>");
         const qsizetype shown = 6;
         for (qsizetype i = 0; i < banner.lines.size() && i < shown; ++i)
