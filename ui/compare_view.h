@@ -84,6 +84,9 @@ public:
 
     QString sourcePath() const { return m_sourcePath; }
     QString targetPath() const { return m_targetPath; }
+    // The files as compared now (null before a comparison ran; target null for a manifest).
+    std::shared_ptr<const core::Checkpoint> sourceCheckpoint() const { return m_source; }
+    std::shared_ptr<const core::Checkpoint> targetCheckpoint() const { return m_target; }
     CompareModel *model() const { return m_model; }
     CompareFilterProxy *proxy() const { return m_proxy; }
     ExplanationPanel *explanation() const { return m_explanation; }

@@ -67,13 +67,28 @@ QString writeFormat(const core::Report &report, ExportDialog::Format format, con
 } // namespace
 
 ExportDialog::ExportDialog(std::shared_ptr<const core::Checkpoint> checkpoint, const QString &name, QWidget *parent)
+    : ExportDialog(std::vector<std::shared_ptr<const core::Checkpoint>>{std::move(checkpoint)}, QStringList{name},
+                   int(core::TorchRules::Torch2), parent)
+{ }
+
+ExportDialog::ExportDialog(std::shared_ptr<const core::Checkpoint> source, std::shared_ptr<const core::Checkpoint> target,
+                           const QStringList &paths, core::TorchRules rules, QWidget *parent)
+    : ExportDialog(std::vector<std::shared_ptr<const core::Checkpoint>>{std::move(source), std::move(target)}, paths,
+                   int(rules), parent)
+{ }
+
+ExportDialog::ExportDialog(std::vector<std::shared_ptr<const core::Checkpoint>> checkpoints, const QStringList &paths,
+                           int rules, QWidget *parent)
     : QDialog(parent)
-    , m_checkpoint(std::move(checkpoint))
-    , m_name(name)
+    , m_checkpoints(std::move(checkpoints))
+    , m_paths(paths)
+    , m_name(paths.value(0))
     , m_cancel(std::make_shared<std::atomic<bool>>(false))
 {
     setObjectName(QStringLiteral("exportDialog"));
-    setWindowTitle(tr("Export report — %1").arg(QFileInfo(name).fileName()));
+    setWindowTitle(paths.size() == 2 ? tr("Export comparison report — %1 into %2")
+                                           .arg(QFileInfo(paths[0]).fileName(), QFileInfo(paths[1]).fileName())
+                                     : tr("Export report — %1").arg(QFileInfo(m_name).fileName()));
     resize(900, 700);
 
     auto *layout = new QVBoxLayout(this);
@@ -117,6 +132,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const core::Checkpoint> checkpoint, c
     // The report: statistics of every tensor, off the GUI thread.
     core::ReportOptions options;
     options.generator = "ptscope " PTSCOPE_VERSION;
+    options.rules = core::TorchRules(rules);
     auto cancel = m_cancel;
     QPointer<QProgressBar> bar(m_progress);
     options.progress = [cancel, bar](std::uint64_t done, std::uint64_t total) {
@@ -124,8 +140,13 @@ ExportDialog::ExportDialog(std::shared_ptr<const core::Checkpoint> checkpoint, c
         QMetaObject::invokeMethod(bar, [bar, value] { if (bar) bar->setValue(value); }, Qt::QueuedConnection);
         return !cancel->load();
     };
-    auto cp = m_checkpoint;
-    const std::string fileName = name.toStdString();
+    auto opened = m_checkpoints;
+    std::vector<std::string> names;
+    bool allOpen = true;
+    for (qsizetype i = 0; i < m_paths.size(); ++i) {
+        names.push_back(m_paths[i].toStdString());
+        allOpen = allOpen && std::size_t(i) < opened.size() && opened[std::size_t(i)];
+    }
     auto *watcher = new QFutureWatcher<BuildOutcome>(this);
     connect(watcher, &QFutureWatcher<BuildOutcome>::finished, this, [this, watcher] {
         watcher->deleteLater();
@@ -141,9 +162,10 @@ ExportDialog::ExportDialog(std::shared_ptr<const core::Checkpoint> checkpoint, c
         m_export->setEnabled(true);
         emit reportReady();
     });
-    QFuture<BuildOutcome> future = QtConcurrent::run([cp, fileName, options] {
+    QFuture<BuildOutcome> future = QtConcurrent::run([opened, names, allOpen, options] {
         BuildOutcome out;
-        auto report = core::buildReport({cp}, {fileName}, options);
+        // A manifest target is no checkpoint: the report reads both files again from their paths.
+        auto report = allOpen ? core::buildReport(opened, names, options) : core::buildReport(names, options);
         if (!report) {
             out.error = QString::fromStdString(report.error().toString());
             return out;

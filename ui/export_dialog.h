@@ -4,9 +4,11 @@
 
 #include <QDialog>
 #include <QFuture>
+#include <QStringList>
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 class QComboBox;
 class QLabel;
@@ -17,6 +19,7 @@ class QTextBrowser;
 namespace ptscope::core {
 struct Checkpoint;
 struct Report;
+enum class TorchRules;
 }
 
 namespace ptscope::ui {
@@ -32,6 +35,10 @@ public:
     enum class Format { Html, Pdf, Markdown, Json, Csv };
 
     ExportDialog(std::shared_ptr<const core::Checkpoint> checkpoint, const QString &name, QWidget *parent = nullptr);
+    // A comparison: SOURCE loaded into the model TARGET stands for. `paths` are the two files; a
+    // null target checkpoint means TARGET is a manifest, read again from its path.
+    ExportDialog(std::shared_ptr<const core::Checkpoint> source, std::shared_ptr<const core::Checkpoint> target,
+                 const QStringList &paths, core::TorchRules rules, QWidget *parent = nullptr);
     ~ExportDialog() override;
 
     Format format() const;
@@ -50,8 +57,12 @@ private:
     void chooseFileAndExport();
     void showPreview();
 
-    std::shared_ptr<const core::Checkpoint> m_checkpoint;
-    QString m_name;
+    ExportDialog(std::vector<std::shared_ptr<const core::Checkpoint>> checkpoints, const QStringList &paths,
+                 int rules, QWidget *parent);
+
+    std::vector<std::shared_ptr<const core::Checkpoint>> m_checkpoints; // one, or two for a comparison
+    QStringList m_paths;
+    QString m_name; // the first file
     std::shared_ptr<const core::Report> m_report;
     std::shared_ptr<std::atomic<bool>> m_cancel;
     QFuture<void> m_build;

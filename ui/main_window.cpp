@@ -486,6 +486,14 @@ void MainWindow::chooseFile()
 // --- Report export (File > Export…) ---
 void MainWindow::exportReport()
 {
+    // On the compare page the report is the comparison: verdict, fixes, key table, value differences.
+    if (m_stack->currentWidget() == m_compare && m_compare->sourceCheckpoint()) {
+        auto *dialog = new ExportDialog(m_compare->sourceCheckpoint(), m_compare->targetCheckpoint(),
+                                        {m_compare->sourcePath(), m_compare->targetPath()}, m_compare->torchRules(), this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        dialog->open();
+        return;
+    }
     if (!m_checkpoint) {
         statusBar()->showMessage(tr("Open a checkpoint first: the report is about it."), 5000);
         return;

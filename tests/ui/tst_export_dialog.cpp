@@ -3,11 +3,14 @@
 // File > Export…: the report is built and written off the GUI thread, in every format.
 #include "checkpoint.h"
 
+#include "compare_view.h"
 #include "export_dialog.h"
 #include "main_window.h"
 
 #include <QAction>
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -23,6 +26,7 @@ private slots:
     void exportsEveryFormat_data();
     void exportsEveryFormat();
     void mainWindowHasTheAction();
+    void comparisonFromTheComparePage();
 };
 
 void TestExportDialog::exportsEveryFormat_data()
@@ -87,6 +91,40 @@ void TestExportDialog::mainWindowHasTheAction()
     QSignalSpy ready(dialog, &ExportDialog::reportReady);
     QVERIFY(ready.wait(60000));
     dialog->close();
+}
+
+void TestExportDialog::comparisonFromTheComparePage()
+{
+    // File > Export… on the compare page exports the comparison: torch's verdict and every key's status.
+    const QString dir = QStringLiteral(PTSCOPE_TEST_DATA_DIR "/diff/");
+    const QString source = dir + QStringLiteral("src_ddp_source.pt");
+    QVERIFY(QFile::exists(source));
+    ptscope::ui::MainWindow window;
+    QSignalSpy compared(window.findChild<ptscope::ui::CompareView *>(), &ptscope::ui::CompareView::compared);
+    window.compareFiles(source, QStringLiteral(PTSCOPE_SAMPLES_DIR "/sample_training_checkpoint.pt"));
+    QVERIFY(compared.wait(60000));
+    auto *action = window.findChild<QAction *>(QStringLiteral("exportAction"));
+    QVERIFY(action);
+    action->trigger();
+    auto *dialog = window.findChild<ExportDialog *>();
+    QVERIFY(dialog);
+    QVERIFY(dialog->windowTitle().contains(QStringLiteral("src_ddp_source.pt")));
+    QSignalSpy ready(dialog, &ExportDialog::reportReady);
+    QVERIFY(dialog->isReady() || ready.wait(60000));
+    dialog->setFormat(ExportDialog::Format::Json);
+    QTemporaryDir tmp;
+    const QString out = tmp.filePath(QStringLiteral("comparison.json"));
+    QSignalSpy exported(dialog, &ExportDialog::exported);
+    dialog->exportTo(out);
+    QVERIFY(exported.wait(60000));
+    QCOMPARE(exported.at(0).at(1).toString(), QString());
+    QFile f(out);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QJsonObject root = QJsonDocument::fromJson(f.readAll()).object();
+    QCOMPARE(root[QStringLiteral("report")][QStringLiteral("kind")].toString(), QStringLiteral("comparison"));
+    QVERIFY(root[QStringLiteral("diff")].isObject());
+    // The DDP source's keys all carry "module.": strict loading fails.
+    QCOMPARE(root[QStringLiteral("diff")][QStringLiteral("strict_ok")].toBool(true), false);
 }
 
 QTEST_MAIN(TestExportDialog)
