@@ -7,6 +7,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+
+#include <cmath>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -96,6 +98,7 @@ private Q_SLOTS:
     void suggestionsCarryCode();
     void sourceAndTargetKeys();
     void valuesCompared();
+    void acrossFormats();
     void humanReadable();
 };
 
@@ -289,6 +292,30 @@ void TestCliDiff::valuesCompared()
     const QJsonObject m = diffJson(QStringLiteral("exact"), QStringLiteral("manifest"));
     QVERIFY(m[QStringLiteral("values")].toArray().isEmpty());
     QVERIFY(m[QStringLiteral("values_skipped")].isString());
+}
+
+void TestCliDiff::acrossFormats()
+{
+    // The same model as torch.save shards and as safetensors shards (tests/fixtures/generate_fixtures.py):
+    // every key matches and every value is read from its own shard, bit for bit the same.
+    const QString dir = QStringLiteral(PTSCOPE_TEST_DATA_DIR "/fixtures/");
+    const Run r = runCli({QStringLiteral("diff"), QStringLiteral("--json"), dir + QStringLiteral("sharded_model.bin.index.json"),
+                          dir + QStringLiteral("sharded_st.safetensors.index.json")});
+    QCOMPARE(r.status, QProcess::NormalExit);
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+    const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+    QVERIFY(o[QStringLiteral("strict_ok")].toBool());
+    const QJsonArray values = o[QStringLiteral("values")].toArray();
+    QCOMPARE(values.size(), 11);
+    int parallel = 0;
+    for (const QJsonValue &v : values) {
+        QVERIFY2(v[QStringLiteral("identical")].toBool(), qPrintable(v[QStringLiteral("key")].toString()));
+        // torch's cosine_similarity of a tensor with itself: 1, or 0 for an all-zero tensor (eps clamp).
+        const double cosine = v[QStringLiteral("cosine_similarity")].toDouble();
+        QVERIFY(std::fabs(cosine - 1.0) <= 1e-12 || cosine == 0.0);
+        parallel += cosine != 0.0;
+    }
+    QVERIFY(parallel >= 4);
 }
 
 void TestCliDiff::humanReadable()
