@@ -476,8 +476,8 @@ void TestHostileFiles::refused_data()
     row("01 empty file", {}, ErrorCode::EmptyFile, "empty", kNoOffset);
     row("01 one byte of a pickle", Bytes {0x80}, ErrorCode::Truncated, "", kNoOffset);
     row("01 three bytes of the legacy magic", Bytes {0x80, 0x02, 0x8A}, ErrorCode::Truncated, "", kNoOffset);
-    row("02 PNG renamed .pt", bytesOf(std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0", 33)),
-        ErrorCode::UnknownFormat, "PNG", kNoOffset);
+    static const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+    row("02 PNG renamed .pt", Bytes(png, png + sizeof png - 1), ErrorCode::UnknownFormat, "PNG", kNoOffset);
     {
         Bytes cut(good.bytes.begin(), good.bytes.end() - 22);
         row("03 zip without its end record (last 22 bytes cut)", cut, ErrorCode::Truncated, "zip directory",

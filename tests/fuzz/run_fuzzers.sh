@@ -44,12 +44,12 @@ for h in "${harnesses[@]}"; do
     log="$build_dir/fuzz_$h.log"
     echo "run_fuzzers: $h for ${seconds}s (log: $log)"
     # -malloc_limit_mb: one allocation sized by the file shows up as a report, not as swap.
-    # -timeout: one input taking more than 10 s is a hang.
+    # -timeout: one input taking more than 25 s is a hang (generous: the machine may be shared).
     # Leaks are reported (detect_leaks defaults to on under libFuzzer).
     set +e
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$build_dir/tests/fuzz/fuzz_$h" "$corpus" "${seeds[@]}" \
-        -dict="$dict" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
+        -dict="$dict" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -malloc_limit_mb=512 \
         -max_len=131072 -print_final_stats=1 -artifact_prefix="$build_dir/artifacts/$h-" >"$log" 2>&1
     rc=$?
     set -e
