@@ -54,11 +54,11 @@ for h in "${harnesses[@]}"; do
     rc=$?
     set -e
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 || true)
+    cov=$(grep -aoE 'cov: [0-9]+' "$log" | tail -1 || true)
     if [ "$rc" -ne 0 ]; then
         status=1
         echo "run_fuzzers: $h FAILED (exit $rc); the report:"
-        grep -E '^==[0-9]+==|ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -20
+        grep -aE '^==[0-9]+==|ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -20
         summary+=("$h: FAILED after ${runs:-?} executions, see $log")
     else
         summary+=("$h: ${runs:-?} executions in ${seconds}s, ${cov:-cov: ?}, corpus $(find "$corpus" -type f | wc -l) files")
