@@ -17,6 +17,8 @@ packages=(build-essential cmake ninja-build pkg-config git qt6-base-dev libqcust
 # Packaging tests: desktop-entry, MIME and AppStream validators, dpkg-shlibdeps for the .deb.
 packages+=(desktop-file-utils libxml2-utils shared-mime-info appstream dpkg-dev)
 packages+=(poppler-utils) # the report tests read PDFs back with pdftotext and pdfinfo
+# `test` also runs the fuzz harnesses (libFuzzer from clang-14) and the suite under ASan/UBSan.
+packages+=(clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -50,8 +52,30 @@ run)
     exec "$build_dir/app/ptscope-cli" info "$sample"
     ;;
 test)
-    cd "$build_dir"
-    exec ctest --output-on-failure --no-tests=error -j "$(nproc)"
+    (cd "$build_dir" && ctest --output-on-failure --no-tests=error -j "$(nproc)")
+    # The whole suite again with AddressSanitizer + UndefinedBehaviorSanitizer (GUI tests offscreen),
+    # in its own build directory; leaks inside Qt and system libraries are suppressed by name in
+    # tests/sanitizers/lsan.supp, ours are reported. PTSCOPE_SANITIZERS=0 skips this and the fuzzers.
+    if [ "${PTSCOPE_SANITIZERS:-1}" != 0 ]; then
+        asan_dir="${PTSCOPE_ASAN_BUILD_DIR:-build-asan}"
+        if [ ! -f "$asan_dir/build.ninja" ]; then
+            san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+            cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTSCOPE_CUDA=OFF \
+                -DPTSCOPE_WERROR="$([ "${CI:-}" = "true" ] && echo ON || echo OFF)" -DCMAKE_CXX_FLAGS="$san" \
+                -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+                -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
+                -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -g1 -DNDEBUG"
+        fi
+        cmake --build "$asan_dir" -j "$(nproc)"
+        supp="$PWD/tests/sanitizers/lsan.supp"
+        (cd "$asan_dir" \
+            && ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
+               LSAN_OPTIONS="suppressions=$supp:print_suppressions=0" \
+               UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+               ctest --output-on-failure --no-tests=error -j "$(nproc)")
+        # Each libFuzzer harness for a short while (tests/fuzz/run_fuzzers.sh, build-fuzz/).
+        tests/fuzz/run_fuzzers.sh "${PTSCOPE_FUZZ_SECONDS:-15}"
+    fi
     ;;
 *)
     echo "usage: $0 [run|test]" >&2

@@ -458,25 +458,36 @@ Status Reader::readZip()
         // Locate the storages this pickle referenced: prefix/<ns>/<key>.
         for (const auto &[key, index] : interp.storagesByKey()) {
             StorageInfo &s = m_cp.storages[static_cast<std::size_t>(index)];
+            // Where the pickle uses the storage: the first tensor viewing it.
+            std::optional<std::uint64_t> usedAt;
+            if (!s.tensors.empty() && m_cp.arena.valid(m_cp.tensors[s.tensors.front()].value))
+                usedAt = m_cp.arena[m_cp.tensors[s.tensors.front()].value].offset;
             s.record = prefix + "/" + ns + "/" + key;
+            // A problem the pickle itself declared (unknown storage type, impossible size) stays
+            // the one shown: it is why the record does not match.
+            auto setProblem = [&s](std::string problem) {
+                if (s.problem.empty())
+                    s.problem = std::move(problem);
+            };
             const ZipEntry *rec = zip.find(s.record);
             if (!rec) {
-                s.problem = "record " + s.record + " is missing from the archive";
-                addWarning("storage " + key + ": record " + s.record + " is missing", where);
+                setProblem("record " + s.record + " is missing from the archive");
+                addWarning("storage " + key + ": record " + s.record + " is missing", where, usedAt);
                 continue;
             }
             if (rec->size != s.nbytes) {
-                s.problem = "record " + s.record + " has " + std::to_string(rec->size) + " bytes, the pickle declares "
-                    + std::to_string(s.nbytes);
-                addWarning("storage " + key + ": " + s.problem, s.record);
+                const std::string mismatch = "record " + s.record + " has " + std::to_string(rec->size)
+                    + " bytes, the pickle declares " + std::to_string(s.nbytes);
+                setProblem(mismatch);
+                addWarning("storage " + key + ": " + mismatch, where, usedAt);
                 continue;
             }
             if (!rec->problem.empty())
-                s.problem = "record " + s.record + ": " + rec->problem;
-            else if (rec->method == 0)
-                s.dataOffset = rec->dataOffset;
+                setProblem("record " + s.record + ": " + rec->problem);
+            else if (rec->method != 0)
+                setProblem("record " + s.record + " is compressed");
             else
-                s.problem = "record " + s.record + " is compressed";
+                s.dataOffset = rec->dataOffset;
         }
         return Ok{};
     };

@@ -314,10 +314,11 @@ std::string infoJson(const Checkpoint &cp, const InfoJsonOptions &options)
             const Value &md = cp.arena[sd.metadata];
             if (md.kind == ValueKind::Dict)
                 for (const auto &[k, v] : md.entries) {
+                    const ValueId entry = v; // clang < 16 cannot capture a structured binding
                     const ValueId ver = [&]() -> ValueId {
-                        if (!cp.arena.valid(v) || cp.arena[v].kind != ValueKind::Dict)
+                        if (!cp.arena.valid(entry) || cp.arena[entry].kind != ValueKind::Dict)
                             return kNoValue;
-                        for (const auto &[mk, mv] : cp.arena[v].entries)
+                        for (const auto &[mk, mv] : cp.arena[entry].entries)
                             if (cp.arena.isString(mk) && cp.arena[mk].text == "version")
                                 return mv;
                         return kNoValue;

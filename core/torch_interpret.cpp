@@ -419,6 +419,27 @@ std::int32_t TorchInterpreter::callTensorFunction(const std::string &module, con
                 qi.scalesTensor = tensorOf((*q)[1]);
                 qi.zeroPointsTensor = tensorOf((*q)[2]);
                 qi.axis = asInt((*q)[3]).value_or(-1);
+                // torch checks these when it rebuilds the tensor: one scale and one zero point per
+                // index along the axis.
+                const auto rank = static_cast<std::int64_t>(info.shape.size());
+                if (qi.axis < 0 || qi.axis >= rank) {
+                    if (info.problem.empty())
+                        info.problem = "per-channel quantization axis " + std::to_string(qi.axis)
+                            + " is outside the tensor's " + std::to_string(rank) + " dimensions";
+                } else {
+                    const auto channels = static_cast<std::uint64_t>(info.shape[static_cast<std::size_t>(qi.axis)]);
+                    for (auto [index, what] : {std::pair{qi.scalesTensor, "scales"},
+                                               std::pair{qi.zeroPointsTensor, "zero points"}}) {
+                        if (!info.problem.empty())
+                            break;
+                        if (index < 0)
+                            info.problem = std::string("per-channel quantization ") + what + " are not a tensor";
+                        else if (m_cp.tensors[static_cast<std::size_t>(index)].numel != channels)
+                            info.problem = "per-channel quantization has "
+                                + std::to_string(m_cp.tensors[static_cast<std::size_t>(index)].numel) + " " + what
+                                + " for axis " + std::to_string(qi.axis) + " of size " + std::to_string(channels);
+                    }
+                }
             } else {
                 info.problem = "quantizer parameters of scheme " + qi.qscheme + " are malformed";
             }
