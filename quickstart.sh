@@ -55,7 +55,8 @@ test)
     (cd "$build_dir" && ctest --output-on-failure --no-tests=error -j "$(nproc)")
     # The whole suite again with AddressSanitizer + UndefinedBehaviorSanitizer (GUI tests offscreen),
     # in its own build directory; leaks inside Qt and system libraries are suppressed by name in
-    # tests/sanitizers/lsan.supp, ours are reported. PTSCOPE_SANITIZERS=0 skips this and the fuzzers.
+    # tests/sanitizers/lsan.supp, ours are reported. The packaging tests (an install, a .deb) check the
+    # normal build only. PTSCOPE_SANITIZERS=0 skips this and the fuzzers.
     if [ "${PTSCOPE_SANITIZERS:-1}" != 0 ]; then
         asan_dir="${PTSCOPE_ASAN_BUILD_DIR:-build-asan}"
         if [ ! -f "$asan_dir/build.ninja" ]; then
@@ -72,7 +73,7 @@ test)
             && ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
                LSAN_OPTIONS="suppressions=$supp:print_suppressions=0" \
                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-               ctest --output-on-failure --no-tests=error -j "$(nproc)")
+               ctest --output-on-failure --no-tests=error -j "$(nproc)" -LE packaging)
         # Each libFuzzer harness for a short while (tests/fuzz/run_fuzzers.sh, build-fuzz/).
         tests/fuzz/run_fuzzers.sh "${PTSCOPE_FUZZ_SECONDS:-15}"
     fi
