@@ -293,7 +293,10 @@ void HistogramPlot::redraw()
         m_plot->yAxis->setRange(0, std::max(top, 1.0) * 1.08);
     }
     m_plot->xAxis->setRange(h.min - width, h.max + width);
-    m_plot->xAxis->setLabel(logMagnitude() ? tr("log10 |x| — %1").arg(m_title) : tr("value — %1").arg(m_title));
+    QString label = logMagnitude() ? tr("log10 |x| — %1").arg(m_title) : tr("value — %1").arg(m_title);
+    if (!m_overlayNote.isEmpty())
+        label += QStringLiteral(" · ") + m_overlayNote;
+    m_plot->xAxis->setLabel(label);
     // Zeros are real values on the value axis: mark where they are when there are any.
     if (!logMagnitude() && m_stats.zeros > 0 && h.min <= 0 && h.max >= 0) {
         auto *line = new QCPItemStraightLine(m_plot);
@@ -333,15 +336,9 @@ void HistogramPlot::drawOverlays(bool logY)
         graph->setBrush(logY ? QBrush(Qt::NoBrush) : QBrush(c));
         graph->setData(keys, values, true);
     }
-    if (m_overlayTotal > int(m_overlays.size())) {
+    // Said under the axis (redraw appends it to the label), where it overlaps no data.
+    if (m_overlayTotal > int(m_overlays.size()))
         m_overlayNote = tr("%1 of %2 largest shown").arg(m_overlays.size()).arg(m_overlayTotal);
-        auto *note = new QCPItemText(m_plot);
-        note->setPositionAlignment(Qt::AlignTop | Qt::AlignLeft);
-        note->position->setType(QCPItemPosition::ptAxisRectRatio);
-        note->position->setCoords(0.01, 0.02);
-        note->setText(m_overlayNote);
-        note->setColor(palette().color(QPalette::Text));
-    }
 }
 
 } // namespace ptscope::ui
