@@ -126,9 +126,11 @@ MainWindow::~MainWindow()
     m_openFuture.cancel();
     m_statsFuture.cancel();
     m_histFuture.cancel();
+    m_overlayFuture.cancel();
     m_openFuture.waitForFinished();
     m_statsFuture.waitForFinished();
     m_histFuture.waitForFinished();
+    m_overlayFuture.waitForFinished();
 }
 
 void MainWindow::createWidgets()
@@ -243,6 +245,7 @@ void MainWindow::createWidgets()
     connect(m_objectView->selectionModel(), &QItemSelectionModel::currentChanged, this,
             [this](const QModelIndex &current) { onObjectCurrentChanged(current); });
     connect(m_plot, &HistogramPlot::requestChanged, this, &MainWindow::requestHistogram);
+    connect(m_plot, &HistogramPlot::overlayModeChanged, this, &MainWindow::requestOverlays);
 
     showMessage(tr("<h2>Drop a PyTorch checkpoint here</h2>"
                    "<p>or use <b>File › Open</b> (Ctrl+O), or <b>Help › Open sample</b>.</p>"
@@ -331,6 +334,7 @@ void MainWindow::restoreSettings()
     m_plot->setBins(m_settings->histogramBins());
     m_plot->setLogCounts(m_settings->logCounts());
     m_plot->setLogMagnitude(m_settings->logMagnitude());
+    m_plot->setPerTensor(m_settings->perTensor());
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)
@@ -342,6 +346,7 @@ void MainWindow::closeEvent(QCloseEvent *event)
     m_settings->setHistogramBins(m_plot->bins());
     m_settings->setLogCounts(m_plot->logCounts());
     m_settings->setLogMagnitude(m_plot->logMagnitude());
+    m_settings->setPerTensor(m_plot->perTensor());
     m_settings->save();
     cancelWork();
     QMainWindow::closeEvent(event);
@@ -745,6 +750,8 @@ void MainWindow::requestHistogram()
 {
     const std::uint64_t generation = ++m_histGeneration;
     m_histFuture.cancel();
+    m_overlayFuture.cancel();
+    m_haveHistStats = false;
     std::vector<std::uint32_t> tensors;
     if (m_checkpoint) {
         for (std::uint32_t t : m_histTensors) {
@@ -760,6 +767,7 @@ void MainWindow::requestHistogram()
         updateBusy();
         return;
     }
+    m_histBinned = tensors;
     core::StatsRequest request;
     request.bins = std::uint32_t(m_plot->bins());
     request.logHistogram = true;
@@ -781,7 +789,10 @@ void MainWindow::requestHistogram()
                     m_details->setHtml(details::groupHtml(*m_checkpoint, m_groupKey, m_histTensors, m_groupDtypes,
                                                           &out.stats));
                 }
+                m_histStats = out.stats;
+                m_haveHistStats = true;
                 emit histogramShown();
+                requestOverlays();
             }
         }
         updateBusy();
@@ -811,10 +822,84 @@ void MainWindow::requestHistogram()
     updateBusy();
 }
 
+// A group's per-tensor outlines: the largest tensors binned one by one on the aggregate's range,
+// so every outline shares the aggregate's bin edges. Runs after the aggregate, in the same
+// generation: a new selection or bin count drops it.
+void MainWindow::requestOverlays()
+{
+    m_overlayFuture.cancel();
+    if (m_groupKey.isEmpty() || !m_checkpoint || !m_haveHistStats || !m_plot->overlaysWanted()
+        || m_plot->hasOverlays() || m_histStats.finiteCount == 0 || m_histStats.histogram.counts.empty()) {
+        updateBusy();
+        return;
+    }
+    const std::uint64_t generation = m_histGeneration;
+    std::vector<std::uint32_t> largest = m_histBinned;
+    std::stable_sort(largest.begin(), largest.end(), [this](std::uint32_t a, std::uint32_t b) {
+        return m_checkpoint->tensors[a].numel > m_checkpoint->tensors[b].numel;
+    });
+    const int total = int(largest.size());
+    if (largest.size() > std::size_t(HistogramPlot::kMaxOverlays))
+        largest.resize(std::size_t(HistogramPlot::kMaxOverlays));
+    // The legend follows the state_dict order.
+    std::vector<std::uint32_t> shown;
+    for (std::uint32_t t : m_histBinned) {
+        if (std::find(largest.begin(), largest.end(), t) != largest.end())
+            shown.push_back(t);
+    }
+    core::StatsRequest request;
+    request.bins = std::uint32_t(m_histStats.histogram.counts.size());
+    request.range = core::histcRange(m_histStats.min, m_histStats.max); // what the aggregate binned on
+
+    auto *watcher = new QFutureWatcher<OverlayItem>(this);
+    connect(watcher, &QFutureWatcher<OverlayItem>::finished, this, [this, watcher, generation, total] {
+        watcher->deleteLater();
+        if (generation == m_histGeneration && !watcher->future().isCanceled() && m_checkpoint) {
+            // Names are the keys below the group ("weight" for "bn1.weight").
+            const QString prefix = m_groupKey + QLatin1Char('.');
+            std::vector<HistogramPlot::Overlay> overlays;
+            for (const OverlayItem &item : watcher->future().results()) {
+                QString name;
+                for (const auto &e : m_checkpoint->stateDict.entries) {
+                    const QString key = QString::fromStdString(e.key);
+                    if (e.tensor == std::int32_t(item.tensor) && key.startsWith(prefix)) {
+                        name = key.mid(prefix.size());
+                        break;
+                    }
+                }
+                overlays.push_back({name, item.histogram});
+            }
+            m_plot->setOverlays(std::move(overlays), total);
+            emit overlaysShown();
+        }
+        updateBusy();
+    });
+    m_overlayFuture = QtConcurrent::run(
+        [](QPromise<OverlayItem> &promise, std::shared_ptr<const core::Checkpoint> cp, std::vector<std::uint32_t> list,
+           core::StatsRequest req) {
+            for (std::uint32_t t : list) {
+                if (promise.isCanceled())
+                    return;
+                auto result = core::computeStats(*cp, {t}, req, [&promise](std::uint64_t, std::uint64_t) {
+                    return !promise.isCanceled();
+                });
+                if (result)
+                    promise.addResult(OverlayItem{t, std::move(result.value().histogram)});
+                else if (result.error().code == core::ErrorCode::Cancelled)
+                    return;
+                else
+                    qCWarning(lcMainWindow) << "per-tensor histogram failed:" << result.error().message.c_str();
+            }
+        },
+        m_checkpoint, std::move(shown), request);
+    watcher->setFuture(m_overlayFuture);
+    updateBusy();
+}
+
 bool MainWindow::isBusy() const
 {
     return m_openFuture.isRunning() || m_statsFuture.isRunning() || m_histFuture.isRunning()
-        || (m_compare && m_compare->isBusy());
+        || m_overlayFuture.isRunning() || (m_compare && m_compare->isBusy());
 }
 
 void MainWindow::updateBusy()
@@ -825,7 +910,8 @@ void MainWindow::updateBusy()
         m_progress->setFormat(tr("Opening…"));
     }
     // The compare page shows its own progress and Cancel.
-    const bool own = m_openFuture.isRunning() || m_statsFuture.isRunning() || m_histFuture.isRunning();
+    const bool own = m_openFuture.isRunning() || m_statsFuture.isRunning() || m_histFuture.isRunning()
+        || m_overlayFuture.isRunning();
     m_progress->setVisible(own);
     m_cancel->setVisible(own);
     m_backendLabel->setText(backendText());
@@ -841,10 +927,11 @@ void MainWindow::cancelWork()
         ++m_openGeneration; // the file keeps loading in the worker; its result is dropped
         statusBar()->showMessage(tr("Opening cancelled"));
     }
-    if (m_statsFuture.isRunning() || m_histFuture.isRunning())
+    if (m_statsFuture.isRunning() || m_histFuture.isRunning() || m_overlayFuture.isRunning())
         statusBar()->showMessage(tr("Statistics cancelled"));
     m_statsFuture.cancel();
     m_histFuture.cancel();
+    m_overlayFuture.cancel();
     m_compare->cancel();
     QTimer::singleShot(0, this, &MainWindow::updateBusy);
 }

@@ -63,6 +63,12 @@ public:
         double milliseconds = 0;
     };
 
+    struct OverlayItem
+    {
+        std::uint32_t tensor = 0;
+        core::Histogram histogram;
+    };
+
     explicit MainWindow(QWidget *parent = nullptr);
     ~MainWindow() override;
 
@@ -92,6 +98,7 @@ signals:
     void openFailed(const QString &path, const QString &message);
     void busyChanged(bool busy);
     void histogramShown();
+    void overlaysShown(); // the per-tensor outlines of a group are on the plot
 
 protected:
     void dragEnterEvent(QDragEnterEvent *event) override;
@@ -109,6 +116,7 @@ private:
     void onTensorCurrentChanged(const QModelIndex &proxyIndex);
     void onObjectCurrentChanged(const QModelIndex &proxyIndex);
     void requestHistogram();
+    void requestOverlays();
     void updateBusy();
     void showAbout();
     void chooseFile();
@@ -151,10 +159,14 @@ private:
     QString m_histTitle;
     QString m_groupKey; // non-empty when the selection is a group (details re-rendered with its stats)
     QString m_groupDtypes;
+    std::vector<std::uint32_t> m_histBinned; // what the shown aggregate was computed over
+    core::TensorStats m_histStats;           // valid when m_haveHistStats
+    bool m_haveHistStats = false;
 
     QFuture<OpenOutcome> m_openFuture;
     QFuture<StatsItem> m_statsFuture;
     QFuture<HistogramOutcome> m_histFuture;
+    QFuture<OverlayItem> m_overlayFuture; // per-tensor histograms on the aggregate's bins
     std::uint64_t m_openGeneration = 0;
     std::uint64_t m_statsGeneration = 0;
     std::uint64_t m_histGeneration = 0;

@@ -41,6 +41,7 @@ void Settings::load()
     m_histogramBins = qBound(2, s.value(QStringLiteral("bins"), 64).toInt(), 4096);
     m_logCounts = s.value(QStringLiteral("logCounts"), false).toBool();
     m_logMagnitude = s.value(QStringLiteral("logMagnitude"), false).toBool();
+    m_perTensor = s.value(QStringLiteral("perTensor"), false).toBool();
     s.endGroup();
     m_recent = RecentFiles(s.value(QStringLiteral("recentFiles")).toStringList());
     m_recent.pruneMissing();
@@ -60,6 +61,7 @@ void Settings::save() const
     s.setValue(QStringLiteral("bins"), m_histogramBins);
     s.setValue(QStringLiteral("logCounts"), m_logCounts);
     s.setValue(QStringLiteral("logMagnitude"), m_logMagnitude);
+    s.setValue(QStringLiteral("perTensor"), m_perTensor);
     s.endGroup();
     s.setValue(QStringLiteral("recentFiles"), m_recent.files());
 }

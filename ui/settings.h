@@ -38,6 +38,8 @@ public:
     void setLogCounts(bool on) { m_logCounts = on; }
     bool logMagnitude() const { return m_logMagnitude; }
     void setLogMagnitude(bool on) { m_logMagnitude = on; }
+    bool perTensor() const { return m_perTensor; }
+    void setPerTensor(bool on) { m_perTensor = on; }
 
     QStringList recentFiles() const { return m_recent.files(); }
     void addRecentFile(const QString &path);
@@ -54,6 +56,7 @@ private:
     int m_histogramBins = 64;
     bool m_logCounts = false;
     bool m_logMagnitude = false;
+    bool m_perTensor = false;
     RecentFiles m_recent;
 };
 

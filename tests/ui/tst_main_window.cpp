@@ -7,7 +7,10 @@
 #include "models/tree_filter_proxy.h"
 #include "plots/histogram_plot.h"
 
+#include "tensor_stats.h"
+
 #include <QAbstractItemModelTester>
+#include <QCheckBox>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
@@ -173,6 +176,101 @@ private slots:
         QVERIFY(args.isValid());
         objects->setCurrentIndex(args);
         QVERIFY2(details->toPlainText().contains(QStringLiteral("tiny_resnet")), qPrintable(details->toPlainText()));
+    }
+
+    void perTensorOverlaysShareTheGroupsBins()
+    {
+        ui::MainWindow window;
+        QSignalSpy opened(&window, &ui::MainWindow::fileOpened);
+        window.openFile(kSample);
+        QTRY_COMPARE(opened.count(), 1);
+        QTRY_VERIFY(!window.isBusy());
+        auto *plot = window.findChild<ui::HistogramPlot *>(QStringLiteral("histogramPlot"));
+        auto *perTensor = window.findChild<QCheckBox *>(QStringLiteral("perTensorCheck"));
+        QVERIFY(plot && perTensor);
+        QVERIFY(!perTensor->isChecked());
+
+        QSignalSpy shown(&window, &ui::MainWindow::histogramShown);
+        QSignalSpy overlaid(&window, &ui::MainWindow::overlaysShown);
+        QVERIFY(window.selectKey(QStringLiteral("bn1")));
+        QTRY_COMPARE(shown.count(), 1);
+        QCOMPARE(plot->overlayGraphCount(), 0); // off: the aggregate bars only
+
+        perTensor->setChecked(true);
+        QTRY_COMPARE(overlaid.count(), 1);
+        QTRY_VERIFY(!window.isBusy());
+
+        // What the core says, asked directly: bn1's tensors, the aggregate, then each on its range.
+        const auto &cp = *window.checkpoint();
+        std::vector<std::uint32_t> tensors;
+        QStringList names;
+        for (const auto &e : cp.stateDict.entries) {
+            const QString key = QString::fromStdString(e.key);
+            if (e.tensor >= 0 && key.startsWith(QStringLiteral("bn1."))) {
+                tensors.push_back(std::uint32_t(e.tensor));
+                names << key.mid(4);
+            }
+        }
+        QVERIFY(tensors.size() > 2);
+        QVERIFY(int(tensors.size()) <= ui::HistogramPlot::kMaxOverlays);
+        core::StatsRequest request;
+        request.bins = std::uint32_t(plot->bins());
+        const auto aggregate = core::computeStats(cp, tensors, request);
+        QVERIFY(aggregate);
+        request.range = core::histcRange(aggregate.value().min, aggregate.value().max);
+
+        QCOMPARE(plot->overlayGraphCount(), int(tensors.size()));
+        QCOMPARE(plot->legendNames(), names);
+        QVERIFY(plot->overlayNote().isEmpty()); // not capped
+        const auto &overlays = plot->overlays();
+        QCOMPARE(overlays.size(), tensors.size());
+        for (std::size_t i = 0; i < tensors.size(); ++i) {
+            const auto expected = core::computeStats(cp, {tensors[i]}, request);
+            QVERIFY(expected);
+            const core::Histogram &h = overlays[i].histogram;
+            QCOMPARE(overlays[i].name, names[qsizetype(i)]);
+            // Shared bin edges: those of the aggregate.
+            QCOMPARE(h.counts.size(), std::size_t(plot->bins()));
+            QCOMPARE(h.min, aggregate.value().histogram.min);
+            QCOMPARE(h.max, aggregate.value().histogram.max);
+            std::uint64_t sum = 0;
+            for (std::uint64_t c : h.counts)
+                sum += c;
+            QCOMPARE(sum, expected.value().finiteCount);
+            QCOMPARE(h.counts, expected.value().histogram.counts);
+        }
+
+        // Log counts redraw the same overlays; the log-magnitude axis is aggregate-only.
+        plot->setLogCounts(true);
+        QCOMPARE(plot->overlayGraphCount(), int(tensors.size()));
+        plot->setLogMagnitude(true);
+        QVERIFY(!perTensor->isEnabled());
+        QVERIFY(!perTensor->toolTip().isEmpty());
+        QCOMPARE(plot->overlayGraphCount(), 0);
+        plot->setLogMagnitude(false);
+        QVERIFY(perTensor->isEnabled());
+        QCOMPARE(plot->overlayGraphCount(), int(tensors.size()));
+        plot->setLogCounts(false);
+
+        // A single tensor ignores the checkbox.
+        QVERIFY(window.selectKey(QStringLiteral("fc.weight")));
+        QTRY_COMPARE(shown.count(), 2);
+        QTRY_VERIFY(!window.isBusy());
+        QCOMPARE(plot->overlayGraphCount(), 0);
+        QCOMPARE(overlaid.count(), 1);
+
+        // A bigger group is capped at the largest tensors and says so; the setting is remembered.
+        QVERIFY(window.selectKey(QStringLiteral("layer1")));
+        QTRY_COMPARE(overlaid.count(), 2);
+        const int inLayer1 = int(window.tensorModel()->tensorsBelow(
+                                         window.tensorModel()->indexForKey(QStringLiteral("layer1")))
+                                     .size());
+        QCOMPARE(plot->overlayGraphCount(), std::min(inLayer1, ui::HistogramPlot::kMaxOverlays));
+        if (inLayer1 > ui::HistogramPlot::kMaxOverlays)
+            QVERIFY2(plot->overlayNote().contains(QStringLiteral("8 of %1 largest shown").arg(inLayer1)),
+                     qPrintable(plot->overlayNote()));
+        window.close();
+        QCOMPARE(QSettings().value(QStringLiteral("histogram/perTensor")).toBool(), true);
     }
 
     void dropOpensFiles()
