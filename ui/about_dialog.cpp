@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include "about_dialog.h"
 
+#include "compute_backend.h"
 #include "device_info.h"
 
 #include <QMessageBox>
@@ -16,15 +17,7 @@ namespace ptscope::ui {
 
 QString aboutText()
 {
-    std::string reason;
-    const int devices = cuda::cudaDeviceCount(&reason);
-    QString backend = QObject::tr("CPU, %n thread(s)", nullptr, QThread::idealThreadCount());
-    if (devices > 0)
-        backend += QObject::tr("; CUDA device found: %1 (this build bins on the CPU)")
-                       .arg(QString::fromStdString(cuda::cudaDeviceName(0)).toHtmlEscaped());
-    else
-        backend += QObject::tr("; no CUDA device (%1)")
-                       .arg(QString::fromStdString(reason.empty() ? std::string("none found") : reason).toHtmlEscaped());
+    const QString backend = computeBackendDescription().toHtmlEscaped();
     return QObject::tr("<h3>ptscope %1</h3>"
                        "<p>Inspects and compares PyTorch checkpoints without Python and without executing their "
                        "pickle.</p>"

@@ -4,6 +4,7 @@
 
 #include "about_dialog.h"
 #include "compare_view.h"
+#include "compute_backend.h"
 #include "details_formatter.h"
 #include "export_dialog.h"
 #include "models/model_roles.h"
@@ -93,7 +94,7 @@ MainWindow::OpenOutcome openInWorker(const QString &path)
 
 QString backendText()
 {
-    return QObject::tr("CPU backend, %n thread(s)", nullptr, QThread::idealThreadCount());
+    return computeBackendDescription();
 }
 
 } // namespace
@@ -678,12 +679,13 @@ void MainWindow::startBackgroundStats()
             core::StatsRequest request;
             request.bins = 0;
             int done = 0;
+            const auto backend = makeJobBackend();
             for (std::uint32_t t : list) {
                 if (promise.isCanceled())
                     return;
                 auto result = core::computeStats(*cp, {t}, request, [&promise](std::uint64_t, std::uint64_t) {
                     return !promise.isCanceled();
-                });
+                }, backend.get());
                 if (result)
                     promise.addResult(StatsItem{t, std::move(result.value())});
                 promise.setProgressValue(++done);
@@ -802,11 +804,12 @@ void MainWindow::requestHistogram()
            std::vector<std::uint32_t> list, core::StatsRequest req) {
             QElapsedTimer timer;
             timer.start();
+            const auto backend = makeJobBackend();
             auto result = core::computeStats(*cp, list, req, [&promise](std::uint64_t done, std::uint64_t total) {
                 if (total > 0)
                     promise.setProgressValue(int(done * 1000 / total));
                 return !promise.isCanceled();
-            });
+            }, backend.get());
             HistogramOutcome out;
             out.milliseconds = double(timer.nsecsElapsed()) / 1e6;
             if (result)
@@ -877,12 +880,13 @@ void MainWindow::requestOverlays()
     m_overlayFuture = QtConcurrent::run(
         [](QPromise<OverlayItem> &promise, std::shared_ptr<const core::Checkpoint> cp, std::vector<std::uint32_t> list,
            core::StatsRequest req) {
+            const auto backend = makeJobBackend();
             for (std::uint32_t t : list) {
                 if (promise.isCanceled())
                     return;
                 auto result = core::computeStats(*cp, {t}, req, [&promise](std::uint64_t, std::uint64_t) {
                     return !promise.isCanceled();
-                });
+                }, backend.get());
                 if (result)
                     promise.addResult(OverlayItem{t, std::move(result.value().histogram)});
                 else if (result.error().code == core::ErrorCode::Cancelled)

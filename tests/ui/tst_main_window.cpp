@@ -1,5 +1,6 @@
 // SPDX-FileCopyrightText: 2026 The ptscope authors
 // SPDX-License-Identifier: MIT
+#include "compute_backend.h"
 #include "main_window.h"
 #include "models/model_roles.h"
 #include "models/object_tree_model.h"
@@ -73,6 +74,23 @@ private slots:
         QVERIFY(!banner->isHidden());
         QVERIFY(banner->text().contains(QStringLiteral("argparse.Namespace")));
         QCOMPARE(banner->property("verdict").toString(), QStringLiteral("suspicious"));
+    }
+
+    void statusBarNamesTheBackend()
+    {
+        // The status bar says which backend the statistics jobs use, and why not the GPU when not.
+        ui::MainWindow window;
+        QSignalSpy opened(&window, &ui::MainWindow::fileOpened);
+        window.openFile(kSample);
+        QTRY_COMPARE(opened.count(), 1);
+        auto *label = window.findChild<QLabel *>(QStringLiteral("backendLabel"));
+        QVERIFY(label);
+        const QString text = label->text();
+        QCOMPARE(text, ui::computeBackendDescription());
+        QVERIFY2(text.startsWith(QStringLiteral("CUDA backend: "))
+                     || (text.startsWith(QStringLiteral("CPU backend")) && text.contains(QStringLiteral("(no GPU: "))),
+                 qPrintable(text));
+        QTRY_VERIFY(!window.isBusy());
     }
 
     void securityBannerFollowsTheScan_data()
