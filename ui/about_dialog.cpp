@@ -17,7 +17,11 @@ namespace ptscope::ui {
 
 QString aboutText()
 {
-    const QString backend = computeBackendDescription().toHtmlEscaped();
+    const QString note = computeBackendNote();
+    QString backend = computeBackendDescription();
+    if (!note.isEmpty())
+        backend += QStringLiteral(" (%1)").arg(note);
+    backend = backend.toHtmlEscaped();
     return QObject::tr("<h3>ptscope %1</h3>"
                        "<p>Inspects and compares PyTorch checkpoints without Python and without executing their "
                        "pickle.</p>"

@@ -18,6 +18,7 @@ struct Choice
 {
     bool gpu = false;
     QString description;
+    QString note;
 };
 
 const Choice &choice()
@@ -29,8 +30,8 @@ const Choice &choice()
             out.gpu = true;
             out.description = QObject::tr("CUDA backend: %1").arg(QString::fromStdString(cuda::cudaDeviceName(0)));
         } else {
-            out.description = QObject::tr("CPU backend, %n thread(s)", nullptr, QThread::idealThreadCount())
-                + QObject::tr(" (no GPU: %1)").arg(QString::fromStdString(why));
+            out.description = QObject::tr("CPU backend, %n thread(s)", nullptr, QThread::idealThreadCount());
+            out.note = QObject::tr("no GPU: %1").arg(QString::fromStdString(why));
         }
         return out;
     }();
@@ -50,6 +51,11 @@ std::unique_ptr<core::HistogramBackend> makeJobBackend()
 QString computeBackendDescription()
 {
     return choice().description;
+}
+
+QString computeBackendNote()
+{
+    return choice().note;
 }
 
 } // namespace ptscope::ui

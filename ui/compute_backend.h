@@ -14,8 +14,10 @@ namespace ptscope::ui {
 // buffers live as long as the job, not per tensor), else every CPU core. Both give the same numbers.
 std::unique_ptr<core::HistogramBackend> makeJobBackend();
 
-// Which backend the jobs use, for the status bar and About: "CUDA: <device>", or the CPU with the
-// reason the GPU is not used. Decided once per process.
+// Which backend the jobs use, for the status bar and About: "CUDA backend: <device>" or "CPU
+// backend, N thread(s)". Decided once per process.
 QString computeBackendDescription();
+// Why the GPU is not used ("no GPU: <reason>"); empty when it is.
+QString computeBackendNote();
 
 } // namespace ptscope::ui

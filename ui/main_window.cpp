@@ -919,6 +919,7 @@ void MainWindow::updateBusy()
     m_progress->setVisible(own);
     m_cancel->setVisible(own);
     m_backendLabel->setText(backendText());
+    m_backendLabel->setToolTip(computeBackendNote());
     if (busy != m_busy) {
         m_busy = busy;
         emit busyChanged(busy);
