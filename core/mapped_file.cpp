@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -110,6 +112,19 @@ MappedFile::~MappedFile()
 {
     if (m_map)
         ::munmap(m_map, static_cast<std::size_t>(m_size));
+}
+
+void MappedFile::releasePages(const std::uint8_t *begin, const std::uint8_t *end) const
+{
+    if (!m_map || begin >= end)
+        return;
+    begin = std::max(begin, m_data);
+    end = std::min(end, m_data + m_size);
+    static const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const std::uintptr_t first = (reinterpret_cast<std::uintptr_t>(begin) + page - 1) / page * page;
+    const std::uintptr_t last = reinterpret_cast<std::uintptr_t>(end) / page * page;
+    if (first < last) // read-only private mapping: dropping pages loses nothing, they fault back in from the file
+        ::madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
 }
 
 } // namespace ptscope::core

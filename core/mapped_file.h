@@ -31,6 +31,12 @@ public:
     std::uint64_t size() const { return m_size; }
     const std::string &path() const { return m_path; }
 
+    // Tells the kernel that [begin, end) was read and is not needed again soon: the whole pages
+    // inside it leave this process's resident set (they stay in the page cache and fault back in
+    // if touched). Streaming readers call it so that memory does not grow with file size. No-op
+    // for in-memory buffers and for ranges outside the file.
+    void releasePages(const std::uint8_t *begin, const std::uint8_t *end) const;
+
 private:
     MappedFile() = default;
 

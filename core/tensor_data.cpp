@@ -194,6 +194,9 @@ std::size_t componentSize(Elem e, std::uint32_t itemSize)
 
 } // namespace
 
+// Released in steps of at least this much, so that madvise calls stay rare.
+constexpr std::uint64_t kReleaseBytes = 4u << 20;
+
 struct TensorElementReader::Impl
 {
     enum class Mode { Strided, Sparse };
@@ -212,6 +215,10 @@ struct TensorElementReader::Impl
     std::int64_t offset = 0;
     std::vector<std::int64_t> idx;
     std::int64_t cur = 0; // element offset of idx in the storage
+    // Contiguous views read forward: the pages already read are released from the resident set
+    // (MappedFile::releasePages) so that memory stays flat however large the tensor is.
+    const MappedFile *mapped = nullptr;
+    const std::uint8_t *readFrom = nullptr; // where this cursor started reading since the last release
 
     // Quantized.
     bool quantized = false;
@@ -230,8 +237,18 @@ struct TensorElementReader::Impl
     std::size_t entryPos = 0;
     std::vector<double> scratch;
 
+    // Releases what this cursor read since it last did (whole pages only).
+    void releaseRead()
+    {
+        if (mapped && readFrom && contiguous()) {
+            const std::uint8_t *now = base + static_cast<std::uint64_t>(cur) * item;
+            mapped->releasePages(readFrom, now);
+        }
+    }
+
     void seekStrided(std::uint64_t index)
     {
+        releaseRead();
         pos = std::min(index, numel);
         std::uint64_t rest = pos;
         cur = offset;
@@ -243,7 +260,12 @@ struct TensorElementReader::Impl
         }
         if (pos == numel) // past the end: keep the odometer harmless
             std::fill(idx.begin(), idx.end(), 0), cur = offset;
+        readFrom = base + static_cast<std::uint64_t>(cur) * item;
     }
+
+    bool contiguous() const { return shape.size() == 1 && (stride[0] == 1 || shape[0] <= 1); }
+
+    ~Impl() { releaseRead(); }
 
     std::size_t readStrided(double *out, std::size_t n)
     {
@@ -280,6 +302,13 @@ struct TensorElementReader::Impl
             }
         }
         pos += done;
+        if (mapped && contiguous() && readFrom) {
+            const std::uint8_t *now = base + static_cast<std::uint64_t>(cur) * item;
+            if (now > readFrom + kReleaseBytes || pos == numel) {
+                mapped->releasePages(readFrom, now); // whole pages only: the partly read one stays
+                readFrom = now;
+            }
+        }
         return done;
     }
 
@@ -569,6 +598,7 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
         return tensorError(cp, tensorIndex, "its view is malformed");
 
     d.base = mapped->bytes().data() + *st.dataOffset;
+    d.mapped = mapped;
     d.baseBytes = st.nbytes;
     d.item = info->itemSize;
     d.swap = cp.byteOrder == "big" && componentSize(d.elem, d.item) > 1;
