@@ -4,11 +4,8 @@
 #include "cli_common.h"
 #include "load_state_dict.h"
 #include "report.h"
-#include "report_pdf.h"
 
-#include <QByteArray>
-#include <QGuiApplication>
-#include <QString>
+#include <dlfcn.h>
 
 #include <unistd.h>
 
@@ -58,6 +55,39 @@ std::string formatFromExtension(const std::string &out)
 }
 
 // Writes `bytes` to `out` through a temporary file renamed into place: never a partial document.
+// The PDF writer lives in a plugin (report_pdf_plugin.cpp, linked with Qt Gui) so that no other
+// command pays for loading Qt. It sits beside this executable in a build tree, and at
+// PTSCOPE_PDF_PLUGIN_RELDIR from it once installed.
+bool writePdf(const ReportDocument &doc, const std::string &path, std::string *error)
+{
+    char self[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = n > 0 ? std::string(self, static_cast<std::size_t>(n)) : std::string();
+    dir = dir.substr(0, dir.find_last_of('/') + 1);
+    void *plugin = nullptr;
+    std::string tried;
+    for (const std::string &candidate : {dir + PTSCOPE_PDF_PLUGIN, dir + PTSCOPE_PDF_PLUGIN_RELDIR "/" PTSCOPE_PDF_PLUGIN}) {
+        plugin = ::dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (plugin)
+            break;
+        const char *why = ::dlerror();
+        tried += (tried.empty() ? "" : "; ") + std::string(why ? why : candidate.c_str());
+    }
+    if (!plugin) {
+        *error = "the PDF writer (" PTSCOPE_PDF_PLUGIN ") cannot be loaded: " + tried
+            + "; the other formats (html, md, json, csv) need no plugin";
+        return false;
+    }
+    using WriteFn = bool (*)(const ReportDocument *, const char *, std::string *);
+    auto write = reinterpret_cast<WriteFn>(::dlsym(plugin, "ptscopeWriteReportPdf"));
+    if (!write) {
+        *error = std::string("the PDF writer ") + PTSCOPE_PDF_PLUGIN + " lacks ptscopeWriteReportPdf";
+        return false;
+    }
+    // The plugin stays loaded: Qt's application object and its plugins outlive this call.
+    return write(&doc, path.c_str(), error);
+}
+
 bool writeAtomically(const std::string &out, const std::string &bytes, std::string *error)
 {
     if (out == "-") {
@@ -190,23 +220,8 @@ int runReport(const std::vector<std::string> &args)
 
     std::string error;
     if (format == "pdf") {
-        // QPainter needs a GUI application, not a display: always the offscreen platform, so that a
-        // QT_QPA_PLATFORM meant for the desktop app (xcb without a display, ...) cannot abort us.
-        qputenv("QT_QPA_PLATFORM", QByteArrayLiteral("offscreen"));
-        int argc = 1;
-        char name[] = "ptscope-cli";
-        char *argv[] = {name, nullptr};
-        // Qt's own chatter (XDG_RUNTIME_DIR not set, ...) is not the user's concern here.
-        qInstallMessageHandler([](QtMsgType type, const QMessageLogContext &, const QString &message) {
-            if (type == QtCriticalMsg || type == QtFatalMsg)
-                std::fprintf(stderr, "ptscope-cli: %s\n", qPrintable(message));
-        });
-        QGuiApplication app(argc, argv);
         const std::string tmp = out + ".partial";
-        const QString failure = ptscope::ui::writeReportPdf(reportDocument(*report), QString::fromStdString(tmp));
-        if (!failure.isEmpty())
-            error = failure.toStdString();
-        else if (std::rename(tmp.c_str(), out.c_str()) != 0)
+        if (writePdf(reportDocument(*report), tmp, &error) && std::rename(tmp.c_str(), out.c_str()) != 0)
             error = "cannot write " + out + ": " + std::strerror(errno);
         if (!error.empty())
             std::remove(tmp.c_str());

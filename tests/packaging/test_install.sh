@@ -23,7 +23,8 @@ DESTDIR="$root" "$cmake" --install "$build" --prefix /usr --strip >"$work/instal
 usr="$root/usr"
 
 # Nothing outside /usr/bin and /usr/share (no static libraries, headers or test programs).
-stray=$(cd "$root" && find . -type f | grep -v -e '^\./usr/bin/' -e '^\./usr/share/' || true)
+stray=$(cd "$root" && find . -type f | grep -v -e '^\./usr/bin/' -e '^\./usr/share/' \
+    -e '^\./usr/lib/\([^/]*/\)\?ptscope/plugins/libptscope_pdf\.so$' || true)
 [ -z "$stray" ] || fail "unexpected installed files: $stray"
 
 # --- executables -------------------------------------------------------------------------------
@@ -63,6 +64,10 @@ fixture="$src/tests/data/fixtures/cnn_state_dict.pt"
 "$build/app/ptscope-cli" info --json "$fixture" >"$work/built.json"
 cmp -s "$work/installed.json" "$work/built.json" || fail "installed and built ptscope-cli disagree on $fixture"
 text=$("$usr/bin/ptscope-cli" info "$fixture") || fail "installed ptscope-cli info failed"
+# The PDF writer is a plugin the installed ptscope-cli finds relative to itself.
+"$usr/bin/ptscope-cli" report --format pdf -o "$work/installed.pdf" "$fixture" \
+    || fail "installed ptscope-cli cannot write a PDF report (its plugin under lib/ptscope/plugins)"
+[ "$(head -c 4 "$work/installed.pdf")" = "%PDF" ] || fail "installed ptscope-cli wrote no PDF"
 grep -q 'torch-zip' <<<"$text" || fail "info does not name the format: $text"
 # Each tensor's one-element "path" array in the expectation torch wrote: the state_dict key.
 names=$(grep -A1 '"path": \[$' "$src/tests/data/expected/cnn_state_dict.pt.json" | grep -v -e '"path"' -e '^--' | tr -d ' ",')
