@@ -1,6 +1,8 @@
 // SPDX-FileCopyrightText: 2026 The ptscope authors
 // SPDX-License-Identifier: MIT
 // ptscope-cli as a script sees it: exit codes, stderr, and the JSON contract of `info`.
+#include "cli_run.h"
+
 #include <QDir>
 #include <QFile>
 #include <QJsonArray>
@@ -12,30 +14,8 @@
 
 namespace {
 
-struct Run
-{
-    int exitCode = -1;
-    QProcess::ExitStatus status = QProcess::CrashExit;
-    QByteArray out;
-    QByteArray err;
-};
-
-Run runCli(const QStringList &args)
-{
-    QProcess p;
-    p.start(QStringLiteral(PTSCOPE_CLI_PATH), args);
-    Run r;
-    if (!p.waitForFinished(60000)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.exitCode = p.exitCode();
-    r.status = p.exitStatus();
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
-}
+using ptscope::test::Run;
+using ptscope::test::runCli;
 
 QString fixture(const QString &name)
 {

@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 // `ptscope-cli diff` as a script sees it: exit codes, stderr, and the JSON contract
 // (docs: cli-contract.md, "diff"), on the pairs torch 1.13 was run on (tests/data/diff).
+#include "cli_run.h"
+
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -14,30 +16,8 @@
 
 namespace {
 
-struct Run
-{
-    int exitCode = -1;
-    QProcess::ExitStatus status = QProcess::CrashExit;
-    QByteArray out;
-    QByteArray err;
-};
-
-Run runCli(const QStringList &args)
-{
-    QProcess p;
-    p.start(QStringLiteral(PTSCOPE_CLI_PATH), args);
-    Run r;
-    if (!p.waitForFinished(60000)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.exitCode = p.exitCode();
-    r.status = p.exitStatus();
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
-}
+using ptscope::test::Run;
+using ptscope::test::runCli;
 
 QString data(const QString &name)
 {

@@ -1,6 +1,8 @@
 // SPDX-FileCopyrightText: 2026 The ptscope authors
 // SPDX-License-Identifier: MIT
 // ptscope-cli report: every format from the command line, PDFs read back with poppler.
+#include "cli_run.h"
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -18,31 +20,11 @@
 
 namespace {
 
-struct Run
-{
-    int exitCode = -1;
-    QProcess::ExitStatus status = QProcess::CrashExit;
-    QByteArray out;
-    QByteArray err;
-};
+using ptscope::test::Run;
 
 Run run(const QStringList &args, const QString &workingDirectory = {}, const QString &program = QStringLiteral(PTSCOPE_CLI_PATH))
 {
-    QProcess p;
-    if (!workingDirectory.isEmpty())
-        p.setWorkingDirectory(workingDirectory);
-    p.start(program, args);
-    Run r;
-    if (!p.waitForFinished(240000)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.exitCode = p.exitCode();
-    r.status = p.exitStatus();
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
+    return ptscope::test::runProgram(program, args, workingDirectory);
 }
 
 QString data(const QString &relative)

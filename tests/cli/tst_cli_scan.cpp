@@ -1,6 +1,8 @@
 // SPDX-FileCopyrightText: 2026 The ptscope authors
 // SPDX-License-Identifier: MIT
 // ptscope-cli scan as a script sees it: exit codes, stderr, and the JSON contract.
+#include "cli_run.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -9,30 +11,8 @@
 
 namespace {
 
-struct Run
-{
-    int exitCode = -1;
-    QProcess::ExitStatus status = QProcess::CrashExit;
-    QByteArray out;
-    QByteArray err;
-};
-
-Run runCli(const QStringList &args)
-{
-    QProcess p;
-    p.start(QStringLiteral(PTSCOPE_CLI_PATH), args);
-    Run r;
-    if (!p.waitForFinished(60000)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.exitCode = p.exitCode();
-    r.status = p.exitStatus();
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
-}
+using ptscope::test::Run;
+using ptscope::test::runCli;
 
 QString security(const QString &name)
 {

@@ -5,6 +5,8 @@
 // for several bin counts; cancellation, progress and determinism. Without a usable GPU those tests
 // skip with the reason (PTSCOPE_REQUIRE_GPU=1 turns the skip into a failure, for GPU machines);
 // the fallback itself (the reason, and what ptscope-cli does with it) is tested everywhere.
+#include "../cli/cli_run.h"
+
 #include "checkpoint.h"
 #include "cuda_histogram_backend.h"
 #include "device_info.h"
@@ -148,23 +150,14 @@ QString errorText(const Result<TensorStats> &r)
     return r.ok() ? QString() : QString::fromStdString(r.error().toString());
 }
 
-struct CliRun
-{
-    int exitCode = -1;
-    QByteArray out, err;
-};
+using ptscope::test::Run;
 
-CliRun runCli(const QStringList &args, const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment())
+// A crash or a time-out reads as exit code -1.
+Run runCli(const QStringList &args, const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment())
 {
-    QProcess p;
-    p.setProcessEnvironment(env);
-    p.start(QStringLiteral(PTSCOPE_CLI_PATH), args);
-    CliRun r;
-    if (!p.waitForFinished(120000) || p.exitStatus() != QProcess::NormalExit)
-        return r;
-    r.exitCode = p.exitCode();
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
+    Run r = ptscope::test::runProgram(QStringLiteral(PTSCOPE_CLI_PATH), args, {}, env);
+    if (r.status != QProcess::NormalExit)
+        r.exitCode = -1;
     return r;
 }
 
@@ -270,17 +263,17 @@ void TestCudaBackend::fallbackReason()
 void TestCudaBackend::cliBackendChoice()
 {
     const QString file = dataDir() + QStringLiteral("/stats/stats_main.pt");
-    auto jsonOf = [](const CliRun &r) { return QJsonDocument::fromJson(r.out).object(); };
+    auto jsonOf = [](const Run &r) { return QJsonDocument::fromJson(r.out).object(); };
 
-    const CliRun cpu = runCli({QStringLiteral("stats"), QStringLiteral("--json"), QStringLiteral("--backend"),
+    const Run cpu = runCli({QStringLiteral("stats"), QStringLiteral("--json"), QStringLiteral("--backend"),
                                QStringLiteral("cpu"), file});
     QCOMPARE(cpu.exitCode, 0);
     QCOMPARE(jsonOf(cpu)[QStringLiteral("backend")].toString(), QStringLiteral("cpu"));
     QVERIFY(!jsonOf(cpu).contains(QStringLiteral("backend_reason")));
 
-    const CliRun cuda = runCli({QStringLiteral("stats"), QStringLiteral("--json"), QStringLiteral("--backend"),
+    const Run cuda = runCli({QStringLiteral("stats"), QStringLiteral("--json"), QStringLiteral("--backend"),
                                 QStringLiteral("cuda"), file});
-    const CliRun automatic = runCli({QStringLiteral("stats"), QStringLiteral("--json"), file});
+    const Run automatic = runCli({QStringLiteral("stats"), QStringLiteral("--json"), file});
     if (!m_gpu) {
         // cuda: exit 1, nothing on stdout, the reason on stderr.
         QCOMPARE(cuda.exitCode, 1);
@@ -309,11 +302,11 @@ void TestCudaBackend::cliBackendChoice()
     env.insert(QStringLiteral("PTSCOPE_NO_CUDA"), QStringLiteral("1"));
     const QString offReason = ptscope::cuda::compiledWithCuda() ? QStringLiteral("PTSCOPE_NO_CUDA")
                                                                 : QString::fromStdString(m_why);
-    const CliRun off = runCli({QStringLiteral("stats"), QStringLiteral("--json"), file}, env);
+    const Run off = runCli({QStringLiteral("stats"), QStringLiteral("--json"), file}, env);
     QCOMPARE(off.exitCode, 0);
     QCOMPARE(jsonOf(off)[QStringLiteral("backend")].toString(), QStringLiteral("cpu"));
     QVERIFY2(jsonOf(off)[QStringLiteral("backend_reason")].toString().contains(offReason), off.out.constData());
-    const CliRun offHuman = runCli({QStringLiteral("stats"), QStringLiteral("--backend"), QStringLiteral("cuda"), file},
+    const Run offHuman = runCli({QStringLiteral("stats"), QStringLiteral("--backend"), QStringLiteral("cuda"), file},
                                    env);
     QCOMPARE(offHuman.exitCode, 1);
     QVERIFY2(QString::fromUtf8(offHuman.err).contains(offReason), offHuman.err.constData());
