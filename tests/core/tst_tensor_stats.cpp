@@ -4,6 +4,7 @@
 // tests/fixtures/generate_stats_fixtures.py), plus decoders torch 1.13 cannot write (float8,
 // big-endian), cancellation, progress, accuracy on a large synthetic tensor and determinism.
 #include "checkpoint.h"
+#include "synthetic_checkpoint.h"
 #include "histogram_backend.h"
 #include "tensor_data.h"
 #include "tensor_stats.h"
@@ -28,44 +29,7 @@ namespace {
 
 QString dataDir() { return QStringLiteral(PTSCOPE_TEST_DATA_DIR); }
 
-// A checkpoint built by hand over an in-memory buffer: one storage per tensor.
-struct Synthetic
-{
-    Checkpoint cp;
-    std::vector<std::uint8_t> bytes;
-
-    std::uint32_t add(const std::string &dtype, const void *data, std::size_t nbytes, std::vector<std::int64_t> shape,
-                      std::vector<std::int64_t> stride = {}, std::int64_t offset = 0)
-    {
-        StorageInfo s;
-        s.key = std::to_string(cp.storages.size());
-        s.id = s.key;
-        s.dtype = dtype;
-        s.nbytes = nbytes;
-        s.dataOffset = bytes.size();
-        bytes.insert(bytes.end(), static_cast<const std::uint8_t *>(data),
-                     static_cast<const std::uint8_t *>(data) + nbytes);
-        TensorInfo t;
-        t.dtype = dtype;
-        t.shape = shape;
-        if (stride.empty()) {
-            stride.assign(shape.size(), 1);
-            for (std::size_t i = shape.size(); i-- > 1;)
-                stride[i - 1] = stride[i] * shape[i];
-        }
-        t.stride = stride;
-        t.storageOffset = offset;
-        t.storage = static_cast<std::int32_t>(cp.storages.size());
-        t.numel = 1;
-        for (auto d : shape)
-            t.numel *= static_cast<std::uint64_t>(d);
-        cp.storages.push_back(s);
-        cp.tensors.push_back(t);
-        return static_cast<std::uint32_t>(cp.tensors.size() - 1);
-    }
-
-    void finish() { cp.file = MappedFile::fromBuffer(bytes, "synthetic"); cp.path = "synthetic"; }
-};
+using ptscope::test::Synthetic;
 
 std::vector<double> readAll(const Checkpoint &cp, std::uint32_t t)
 {

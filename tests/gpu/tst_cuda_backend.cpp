@@ -6,6 +6,7 @@
 // skip with the reason (PTSCOPE_REQUIRE_GPU=1 turns the skip into a failure, for GPU machines);
 // the fallback itself (the reason, and what ptscope-cli does with it) is tested everywhere.
 #include "../cli/cli_run.h"
+#include "../core/synthetic_checkpoint.h"
 
 #include "checkpoint.h"
 #include "cuda_histogram_backend.h"
@@ -40,54 +41,7 @@ QString dataDir() { return QStringLiteral(PTSCOPE_TEST_DATA_DIR); }
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// A checkpoint built by hand over an in-memory buffer: one storage per tensor.
-struct Synthetic
-{
-    Checkpoint cp;
-    std::vector<std::uint8_t> bytes;
-
-    std::uint32_t add(const std::string &dtype, const void *data, std::size_t nbytes, std::vector<std::int64_t> shape,
-                      std::vector<std::int64_t> stride = {}, std::int64_t offset = 0)
-    {
-        StorageInfo s;
-        s.key = std::to_string(cp.storages.size());
-        s.id = s.key;
-        s.dtype = dtype;
-        s.nbytes = nbytes;
-        s.dataOffset = bytes.size();
-        bytes.insert(bytes.end(), static_cast<const std::uint8_t *>(data),
-                     static_cast<const std::uint8_t *>(data) + nbytes);
-        TensorInfo t;
-        t.dtype = dtype;
-        t.shape = shape;
-        if (stride.empty()) {
-            stride.assign(shape.size(), 1);
-            for (std::size_t i = shape.size(); i-- > 1;)
-                stride[i - 1] = stride[i] * shape[i];
-        }
-        t.stride = stride;
-        t.storageOffset = offset;
-        t.storage = static_cast<std::int32_t>(cp.storages.size());
-        t.numel = 1;
-        for (auto d : shape)
-            t.numel *= static_cast<std::uint64_t>(d);
-        cp.storages.push_back(s);
-        cp.tensors.push_back(t);
-        return static_cast<std::uint32_t>(cp.tensors.size() - 1);
-    }
-
-    template<typename T>
-    std::uint32_t addVector(const std::string &dtype, const std::vector<T> &v)
-    {
-        return add(dtype, v.data(), v.size() * sizeof(T), {static_cast<std::int64_t>(v.size())});
-    }
-
-    void finish()
-    {
-        cp.file = MappedFile::fromBuffer(bytes, "synthetic");
-        cp.path = "synthetic";
-    }
-};
+using ptscope::test::Synthetic;
 
 bool sameDouble(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 
