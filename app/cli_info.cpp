@@ -40,30 +40,12 @@ void printInfo(const Checkpoint &cp, const Style &s)
     // Weights summary.
     const StateDictView &sd = cp.stateDict;
     if (sd.found) {
-        std::uint64_t params = 0, bytes = 0;
-        std::map<std::string, std::uint64_t> dtypes, devices;
-        std::size_t tensors = 0;
-        for (const auto &e : sd.entries) {
-            if (e.tensor < 0)
-                continue;
-            const TensorInfo &t = cp.tensors[static_cast<std::size_t>(e.tensor)];
-            ++tensors;
-            params += t.numel;
-            bytes += t.nbytes;
-            dtypes[t.dtype] += t.nbytes;
-            devices[t.device.empty() ? "?" : t.device] += 1;
-        }
+        const StateDictTotals totals = stateDictTotals(cp);
         std::string where = sd.path.empty() ? "(" + sd.source + ")" : "under '" + joinPath(sd.path) + "'";
         std::printf("\n%sWeights%s %s: %zu tensors, %s parameters, %s\n", s.bold(), s.reset(), where.c_str(),
-                    tensors, withThousands(params).c_str(), formatBytes(bytes).c_str());
-        std::string mix;
-        for (const auto &[d, b] : dtypes)
-            mix += (mix.empty() ? "" : ", ") + d + " " + formatBytes(b);
-        std::string dev;
-        for (const auto &[d, n] : devices)
-            dev += (dev.empty() ? "" : ", ") + d + " (" + std::to_string(n) + ")";
-        if (!mix.empty())
-            std::printf("  dtypes: %s\n  devices: %s\n", mix.c_str(), dev.c_str());
+                    totals.tensors, withThousands(totals.params).c_str(), formatBytes(totals.bytes).c_str());
+        if (!totals.dtypeMix.empty())
+            std::printf("  dtypes: %s\n  devices: %s\n", totals.dtypeMix.c_str(), totals.deviceMix.c_str());
         for (const auto &note : sd.notes)
             std::printf("  %snote:%s %s\n", s.yellow(), s.reset(), note.c_str());
     } else {

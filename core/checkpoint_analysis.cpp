@@ -1036,4 +1036,25 @@ void analyzeCheckpoint(Checkpoint &cp, const OpenOptions &options)
     }
 }
 
+StateDictTotals stateDictTotals(const Checkpoint &cp)
+{
+    StateDictTotals out;
+    std::map<std::string, std::uint64_t> dtypes, devices;
+    for (const StateDictEntry &e : cp.stateDict.entries) {
+        if (e.tensor < 0)
+            continue;
+        const TensorInfo &t = cp.tensors[static_cast<std::size_t>(e.tensor)];
+        ++out.tensors;
+        out.params += t.numel;
+        out.bytes += t.nbytes;
+        dtypes[t.dtype] += t.nbytes;
+        devices[t.device.empty() ? "?" : t.device] += 1;
+    }
+    for (const auto &[d, n] : dtypes)
+        out.dtypeMix += (out.dtypeMix.empty() ? "" : ", ") + d + " " + formatBytes(n);
+    for (const auto &[d, n] : devices)
+        out.deviceMix += (out.deviceMix.empty() ? "" : ", ") + d + " (" + std::to_string(n) + ")";
+    return out;
+}
+
 } // namespace ptscope::core

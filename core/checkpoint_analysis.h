@@ -29,6 +29,17 @@ std::string valueSummary(const Checkpoint &cp, ValueId id);
 // attributes (and a call's arguments under "(args)" when nothing else describes the object).
 std::vector<std::pair<std::string, ValueId>> valueChildren(const Checkpoint &cp, ValueId id);
 
+// Totals over the state_dict's tensors, as every summary (info, reports) shows them.
+struct StateDictTotals
+{
+    std::size_t tensors = 0;
+    std::uint64_t params = 0;
+    std::uint64_t bytes = 0;
+    std::string dtypeMix;  // "float32 81.1 KB, int64 48 B" (bytes per dtype, by name)
+    std::string deviceMix; // "cpu (38)" (tensors per recorded device, by name)
+};
+StateDictTotals stateDictTotals(const Checkpoint &cp);
+
 // The text a dict key gets in an ObjectPath ("3" for an int key, the string itself for a str key).
 std::string keyText(const ValueArena &arena, ValueId key);
 

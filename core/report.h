@@ -43,6 +43,16 @@ struct ReportHistogram
     std::vector<HistogramSeries> series; // one, or two overlaid (comparisons), on the same bins
 };
 
+// What a drawing of a ReportHistogram spans: the tallest bin and the value range of every series
+// (a range of width 1 when there is none), shared by the SVG and the PDF renderers.
+struct HistogramExtent
+{
+    std::uint64_t peak = 0;
+    double lo = 0.0;
+    double hi = 1.0;
+};
+HistogramExtent histogramExtent(const ReportHistogram &h);
+
 struct ReportTensor
 {
     std::string key;          // the state_dict key, or the slash-separated path for tensors outside it

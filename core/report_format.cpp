@@ -184,31 +184,15 @@ void fileBlocks(Builder &b, const FileReport &fr, int level, const std::string &
     f.emplace_back("Written by", cp.writerHint.empty() ? std::string("(the file does not say)") : cp.writerHint);
     for (const std::string &s : cp.shards)
         f.emplace_back("Shard", s);
-    std::uint64_t params = 0, bytes = 0;
-    std::size_t tensors = 0;
-    std::map<std::string, std::uint64_t> dtypes, devices;
-    for (const StateDictEntry &e : sd.entries) {
-        if (e.tensor < 0)
-            continue;
-        const TensorInfo &t = cp.tensors[static_cast<std::size_t>(e.tensor)];
-        ++tensors;
-        params += t.numel;
-        bytes += t.nbytes;
-        dtypes[t.dtype] += t.nbytes;
-        devices[t.device.empty() ? "?" : t.device] += 1;
-    }
     if (sd.found) {
+        const StateDictTotals totals = stateDictTotals(cp);
         f.emplace_back("Weights", sd.path.empty() ? sd.source : "under '" + joinPath(sd.path) + "' (" + sd.source + ")");
-        f.emplace_back("State dict", std::to_string(sd.entries.size()) + " keys, " + std::to_string(tensors)
-                                         + " tensors, " + thousands(params) + " parameters, " + formatBytes(bytes));
-        std::string mix, dev;
-        for (const auto &[d, n] : dtypes)
-            mix += (mix.empty() ? "" : ", ") + d + " " + formatBytes(n);
-        for (const auto &[d, n] : devices)
-            dev += (dev.empty() ? "" : ", ") + d + " (" + std::to_string(n) + ")";
-        if (!mix.empty()) {
-            f.emplace_back("Dtypes", mix);
-            f.emplace_back("Devices", dev);
+        f.emplace_back("State dict", std::to_string(sd.entries.size()) + " keys, " + std::to_string(totals.tensors)
+                                         + " tensors, " + thousands(totals.params) + " parameters, "
+                                         + formatBytes(totals.bytes));
+        if (!totals.dtypeMix.empty()) {
+            f.emplace_back("Dtypes", totals.dtypeMix);
+            f.emplace_back("Devices", totals.deviceMix);
         }
     } else {
         f.emplace_back("Weights", "no state_dict found in this file");
@@ -609,24 +593,31 @@ void htmlTable(std::string &o, const DocTable &t)
 
 } // namespace
 
+HistogramExtent histogramExtent(const ReportHistogram &h)
+{
+    HistogramExtent e;
+    bool first = true;
+    for (const HistogramSeries &s : h.series) {
+        for (std::uint64_t c : s.histogram.counts)
+            e.peak = std::max(e.peak, c);
+        if (s.histogram.counts.empty())
+            continue;
+        e.lo = first ? s.histogram.min : std::min(e.lo, s.histogram.min);
+        e.hi = first ? s.histogram.max : std::max(e.hi, s.histogram.max);
+        first = false;
+    }
+    if (!(e.hi > e.lo))
+        e.hi = e.lo + 1;
+    return e;
+}
+
 std::string histogramSvg(const ReportHistogram &h, int width, int height)
 {
     const double left = 46, right = 10, top = h.series.size() > 1 ? 22 : 8, bottom = 30;
     const double pw = width - left - right, ph = height - top - bottom;
-    std::uint64_t peak = 0;
-    double lo = 0, hi = 1;
-    bool first = true;
-    for (const HistogramSeries &s : h.series) {
-        for (std::uint64_t c : s.histogram.counts)
-            peak = std::max(peak, c);
-        if (s.histogram.counts.empty())
-            continue;
-        lo = first ? s.histogram.min : std::min(lo, s.histogram.min);
-        hi = first ? s.histogram.max : std::max(hi, s.histogram.max);
-        first = false;
-    }
-    if (!(hi > lo))
-        hi = lo + 1;
+    const HistogramExtent extent = histogramExtent(h);
+    const std::uint64_t peak = extent.peak;
+    const double lo = extent.lo, hi = extent.hi;
     auto X = [&](double v) { return left + (v - lo) / (hi - lo) * pw; };
     char buf[256];
     std::string o;

@@ -376,20 +376,9 @@ private:
         const QFont titleFont = font(true, 7, true);
         const double legend = h.series.size() > 1 ? 11 : 0;
         const QRectF plot(box.left() + 34, box.top() + 4 + legend, box.width() - 40, box.height() - 40 - legend);
-        std::uint64_t peak = 0;
-        double lo = 0, hi = 1;
-        bool first = true;
-        for (const auto &s : h.series) {
-            for (std::uint64_t c : s.histogram.counts)
-                peak = std::max(peak, c);
-            if (s.histogram.counts.empty())
-                continue;
-            lo = first ? s.histogram.min : std::min(lo, s.histogram.min);
-            hi = first ? s.histogram.max : std::max(hi, s.histogram.max);
-            first = false;
-        }
-        if (!(hi > lo))
-            hi = lo + 1;
+        const core::HistogramExtent extent = core::histogramExtent(h);
+        const std::uint64_t peak = extent.peak;
+        const double lo = extent.lo, hi = extent.hi;
         m_p->fillRect(plot, QColor(0xfa, 0xfb, 0xfc));
         m_p->setPen(QPen(QColor(0xc9, 0xce, 0xd6), 0.5));
         m_p->drawRect(plot);

@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #include "compare_plot.h"
 
+#include "plot_style.h"
+
 #include <qcustomplot.h>
 
 #include <QCheckBox>
@@ -128,21 +130,9 @@ void ComparePlot::setLogCounts(bool on)
 void ComparePlot::applyPalette(QCustomPlot *plot)
 {
     const QPalette pal = palette();
-    plot->setBackground(pal.brush(QPalette::Base));
-    for (QCPAxis *axis : {plot->xAxis, plot->yAxis}) {
-        axis->setBasePen(QPen(pal.color(QPalette::Text)));
-        axis->setTickPen(QPen(pal.color(QPalette::Text)));
-        axis->setSubTickPen(QPen(pal.color(QPalette::Text)));
-        axis->setTickLabelColor(pal.color(QPalette::Text));
-        axis->setLabelColor(pal.color(QPalette::Text));
-        axis->grid()->setPen(QPen(pal.color(QPalette::Mid), 0, Qt::DotLine));
+    applyPlotPalette(plot, pal, 200); // the bars behind the legend stay visible
+    for (QCPAxis *axis : {plot->xAxis, plot->yAxis})
         axis->grid()->setZeroLinePen(QPen(pal.color(QPalette::Mid)));
-    }
-    QColor legendBase = pal.color(QPalette::Base);
-    legendBase.setAlpha(200); // the bars behind it stay visible
-    plot->legend->setBrush(legendBase);
-    plot->legend->setTextColor(pal.color(QPalette::Text));
-    plot->legend->setBorderPen(QPen(pal.color(QPalette::Mid)));
 }
 
 void ComparePlot::changeEvent(QEvent *event)

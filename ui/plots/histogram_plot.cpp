@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #include "histogram_plot.h"
 
+#include "plot_style.h"
+
 #include <qcustomplot.h>
 
 #include <QCheckBox>
@@ -96,21 +98,7 @@ HistogramPlot::~HistogramPlot() = default;
 // Follows the palette (light or dark system theme), also when it changes at run time.
 void HistogramPlot::applyPalette()
 {
-    const QPalette pal = palette();
-    m_plot->setBackground(pal.brush(QPalette::Base));
-    for (QCPAxis *axis : {m_plot->xAxis, m_plot->yAxis}) {
-        axis->setBasePen(QPen(pal.color(QPalette::Text)));
-        axis->setTickPen(QPen(pal.color(QPalette::Text)));
-        axis->setSubTickPen(QPen(pal.color(QPalette::Text)));
-        axis->setTickLabelColor(pal.color(QPalette::Text));
-        axis->setLabelColor(pal.color(QPalette::Text));
-        axis->grid()->setPen(QPen(pal.color(QPalette::Mid), 0, Qt::DotLine));
-    }
-    QColor legendBase = pal.color(QPalette::Base);
-    legendBase.setAlpha(220);
-    m_plot->legend->setBrush(legendBase);
-    m_plot->legend->setBorderPen(QPen(pal.color(QPalette::Mid)));
-    m_plot->legend->setTextColor(pal.color(QPalette::Text));
+    applyPlotPalette(m_plot, palette(), 220);
 }
 
 void HistogramPlot::changeEvent(QEvent *event)
