@@ -60,6 +60,10 @@ struct TensorInfo
     std::string device;                 // the storage location recorded in the file ("meta" for meta tensors)
     bool requiresGrad = false;
     bool isParameter = false;
+    // torch 2.x math bits (the rebuild's metadata dict): the values are the storage's conjugated
+    // or negated (Tensor.is_conj() / is_neg()).
+    bool conjView = false;
+    bool negView = false;
     std::string rebuild;                // torch function that rebuilds it ("_rebuild_tensor_v2", ...)
     std::string subclass;               // tensor subclass ("torch.nn.parameter.Parameter", a user class, ...)
     std::optional<QuantInfo> quant;

@@ -79,6 +79,18 @@ inline float halfToFloat(std::uint16_t h)
     return sign ? -magnitude : magnitude;
 }
 
+// The nearest float16 value (ties to even; beyond 65504 rounds to infinity), as a float.
+inline float roundToHalf(float f)
+{
+    if (!std::isfinite(f) || f == 0.0f)
+        return f;
+    int e = 0;
+    std::frexp(f, &e); // |f| in [2^(e-1), 2^e)
+    const double quantum = std::ldexp(1.0, std::max(e - 1, -14) - 10);
+    const double r = std::nearbyint(static_cast<double>(f) / quantum) * quantum;
+    return std::fabs(r) > 65504.0 ? std::copysign(std::numeric_limits<float>::infinity(), f) : static_cast<float>(r);
+}
+
 inline float bf16ToFloat(std::uint16_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
 
 // The 8-bit float formats, exactly as c10's Float8_* types convert to float.
@@ -130,16 +142,22 @@ inline void runLoop(const std::uint8_t *p, std::int64_t strideBytes, std::size_t
 }
 
 // Complex magnitude as torch computes abs(): sqrt(re*re + im*im) in the component precision
-// (its vectorised kernel; std::hypot rounds differently in about 1 case in 6). The file is
-// compiled with -ffp-contract=off so the expression is not fused.
-template<typename T, bool Swap, typename Part>
+// (torch 1.13's vectorised kernel; std::hypot rounds differently in about 1 case in 6, and torch
+// 2.x's kernel agrees with either to one ulp). complex32's magnitude is a float16, as torch 2.x
+// returns it (1.13 cannot take it). The file is compiled with -ffp-contract=off so the
+// expression is not fused.
+template<typename T, bool Swap, bool HalfResult = false, typename Part>
 inline void complexLoop(const std::uint8_t *p, std::int64_t strideBytes, std::size_t n, double *out, Part part)
 {
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint8_t *q = p + static_cast<std::int64_t>(i) * strideBytes;
         const auto re = part(load<T, Swap>(q));
         const auto im = part(load<T, Swap>(q + sizeof(T)));
-        out[i] = static_cast<double>(std::sqrt(re * re + im * im));
+        const auto m = std::sqrt(re * re + im * im);
+        if constexpr (HalfResult)
+            out[i] = static_cast<double>(roundToHalf(m));
+        else
+            out[i] = static_cast<double>(m);
     }
 }
 
@@ -182,7 +200,7 @@ void decodeRun(Elem e, const std::uint8_t *p, std::int64_t strideBytes, std::siz
     case Elem::C128: complexLoop<double, Swap>(p, strideBytes, n, out, [](double v) { return v; }); break;
     case Elem::C64: complexLoop<float, Swap>(p, strideBytes, n, out, [](float v) { return v; }); break;
     case Elem::C32:
-        complexLoop<std::uint16_t, Swap>(p, strideBytes, n, out, [](std::uint16_t v) { return halfToFloat(v); });
+        complexLoop<std::uint16_t, Swap, true>(p, strideBytes, n, out, [](std::uint16_t v) { return halfToFloat(v); });
         break;
     }
 }
@@ -204,6 +222,7 @@ struct TensorElementReader::Impl
     std::uint64_t numel = 0;
     std::uint64_t pos = 0;
     bool failed = false;
+    bool negate = false; // a negated view (torch 2.x's neg bit); a conjugate leaves |z| as it is
 
     // Strided: the storage bytes, the view, and an odometer over it.
     const std::uint8_t *base = nullptr;
@@ -397,13 +416,17 @@ std::size_t TensorElementReader::read(std::span<double> out)
 {
     if (d->failed || out.empty() || d->pos >= d->numel)
         return 0;
-    return d->mode == Impl::Mode::Strided ? d->readStrided(out.data(), out.size())
-                                          : d->readSparse(out.data(), out.size());
+    const std::size_t n = d->mode == Impl::Mode::Strided ? d->readStrided(out.data(), out.size())
+                                                         : d->readSparse(out.data(), out.size());
+    if (d->negate)
+        for (std::size_t i = 0; i < n; ++i)
+            out[i] = -out[i];
+    return n;
 }
 
 bool TensorElementReader::rawBytes(RawElement &type, const std::uint8_t *&bytes) const
 {
-    if (d->mode != Impl::Mode::Strided || d->quantized || d->swap || d->failed)
+    if (d->mode != Impl::Mode::Strided || d->quantized || d->swap || d->failed || d->negate)
         return false;
     // After coalescing, a contiguous view is one dimension of stride 1 (or a single element).
     if (d->numel > 1 && (d->shape.size() != 1 || d->stride[0] != 1))
@@ -472,6 +495,70 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
 
     std::unique_ptr<TensorElementReader> reader(new TensorElementReader());
     Impl &d = *reader->d;
+
+    if (t.layout == "sparse_bsr" || t.layout == "sparse_bsc") {
+        // Block compressed: (compressed block indices, plain block indices, values (nnz, bh, bw)).
+        // Each row of a stored block is bw consecutive dense elements: one sparse entry of `block` = bw.
+        if (t.components.size() != 3)
+            return tensorError(cp, tensorIndex, "its sparse components are missing");
+        for (std::uint32_t c : t.components)
+            if (c >= cp.tensors.size() || c == tensorIndex || cp.tensors[c].layout != "strided")
+                return tensorError(cp, tensorIndex, "its sparse components are not dense tensors");
+        const TensorInfo &vt = cp.tensors[t.components[2]];
+        if (t.shape.size() != 2 || vt.shape.size() != 3)
+            return tensorError(cp, tensorIndex, "batched or hybrid block sparse tensors are not supported");
+        const std::int64_t rows = t.shape[0], cols = t.shape[1], bh = vt.shape[1], bw = vt.shape[2];
+        if (rows < 0 || cols < 0 || bh <= 0 || bw <= 0 || rows % bh != 0 || cols % bw != 0)
+            return tensorError(cp, tensorIndex, "its blocks do not tile its shape");
+        std::uint64_t numel = 0;
+        if (mulOverflow(static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols), numel))
+            return tensorError(cp, tensorIndex, "its shape overflows");
+        auto values = TensorElementReader::open(cp, t.components[2]);
+        if (!values)
+            return values.error();
+        const bool bsr = t.layout == "sparse_bsr";
+        const std::int64_t outer = bsr ? rows / bh : cols / bw;
+        const std::int64_t inner = bsr ? cols / bw : rows / bh;
+        const auto nnz = static_cast<std::uint64_t>(vt.shape[0]);
+        constexpr std::uint64_t kMaxIndexElements = 1ull << 31; // indices are held in memory
+        auto compressed = readAll(cp, t.components[0], kMaxIndexElements);
+        if (!compressed)
+            return compressed.error();
+        auto plain = readAll(cp, t.components[1], kMaxIndexElements);
+        if (!plain)
+            return plain.error();
+        if (compressed->size() != static_cast<std::size_t>(outer) + 1 || plain->size() != nnz)
+            return tensorError(cp, tensorIndex, "its compressed block indices do not match its shape");
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> entries;
+        // nnz * bh entries: no more than the values tensor's elements, which the file holds.
+        entries.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(nnz * static_cast<std::uint64_t>(bh), kMaxIndexElements)));
+        for (std::int64_t o = 0; o < outer; ++o) {
+            const double b = (*compressed)[static_cast<std::size_t>(o)];
+            const double e = (*compressed)[static_cast<std::size_t>(o) + 1];
+            if (!(b >= 0 && b <= e && e <= static_cast<double>(nnz)))
+                return tensorError(cp, tensorIndex, "its compressed block indices are not increasing");
+            for (auto k = static_cast<std::uint64_t>(b); k < static_cast<std::uint64_t>(e); ++k) {
+                const double v = (*plain)[k];
+                if (!(v >= 0) || v >= static_cast<double>(inner))
+                    return tensorError(cp, tensorIndex, "sparse block index out of range at entry " + std::to_string(k));
+                const auto i = static_cast<std::uint64_t>(v);
+                const std::uint64_t blockRow = bsr ? static_cast<std::uint64_t>(o) : i;
+                const std::uint64_t blockCol = bsr ? i : static_cast<std::uint64_t>(o);
+                for (std::int64_t r = 0; r < bh; ++r) {
+                    const std::uint64_t row = blockRow * static_cast<std::uint64_t>(bh) + static_cast<std::uint64_t>(r);
+                    const std::uint64_t first = row * static_cast<std::uint64_t>(cols) + blockCol * static_cast<std::uint64_t>(bw);
+                    entries.emplace_back(first / static_cast<std::uint64_t>(bw), k * static_cast<std::uint64_t>(bh) + static_cast<std::uint64_t>(r));
+                }
+            }
+        }
+        std::stable_sort(entries.begin(), entries.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+        d.mode = Impl::Mode::Sparse;
+        d.numel = numel;
+        d.block = static_cast<std::uint64_t>(bw);
+        d.entries = std::move(entries);
+        d.values = std::move(*values);
+        return reader;
+    }
 
     if (t.layout == "sparse_coo" || t.layout == "sparse_csr" || t.layout == "sparse_csc") {
         const bool coo = t.layout == "sparse_coo";
@@ -603,6 +690,7 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
     d.item = info->itemSize;
     d.swap = cp.byteOrder == "big" && componentSize(d.elem, d.item) > 1;
     d.offset = t.storageOffset;
+    d.negate = t.negView && info->kind != DtypeKind::Complex;
 
     // Extent check (again: never trust an earlier validation with raw pointers).
     std::uint64_t numel = 1;

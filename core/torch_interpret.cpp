@@ -306,6 +306,24 @@ void TorchInterpreter::validateView(TensorInfo &t)
     }
 }
 
+// torch 2.x's metadata argument (torch._utils.get_tensor_metadata): {"conj": True} and/or
+// {"neg": True} for a conjugated or negated view. Anything else in it is ignored.
+void TorchInterpreter::applyMathBits(std::int32_t tensor, ValueId metadata)
+{
+    if (!m_cp.arena.valid(metadata) || m_cp.arena[metadata].kind != ValueKind::Dict)
+        return;
+    TensorInfo &t = m_cp.tensors[static_cast<std::size_t>(tensor)];
+    for (const auto &[k, v] : m_cp.arena[metadata].entries) {
+        if (!m_cp.arena.valid(k) || m_cp.arena[k].kind != ValueKind::String)
+            continue;
+        const std::string &key = m_cp.arena[k].text;
+        if (key == "conj")
+            t.conjView = asBool(v).value_or(false);
+        else if (key == "neg")
+            t.negView = asBool(v).value_or(false);
+    }
+}
+
 std::int32_t TorchInterpreter::rebuildStrided(ValueId storage, ValueId offset, ValueId size, ValueId stride,
                                               const char *function, std::string &why,
                                               const std::string &dtypeOverride)
@@ -369,6 +387,8 @@ std::int32_t TorchInterpreter::callTensorFunction(const std::string &module, con
         std::int32_t t = rebuildStrided(arg[0], arg[1], arg[2], arg[3], name.c_str(), why);
         if (t >= 0 && arg.size() >= 5)
             m_cp.tensors[static_cast<std::size_t>(t)].requiresGrad = asBool(arg[4]).value_or(false);
+        if (t >= 0 && arg.size() >= 7)
+            applyMathBits(t, arg[6]);
         return t;
     }
     if (module == "torch._utils" && name == "_rebuild_tensor_v3") {
@@ -380,6 +400,8 @@ std::int32_t TorchInterpreter::callTensorFunction(const std::string &module, con
                                         m_cp.arena[arg[6]].text);
         if (t >= 0)
             m_cp.tensors[static_cast<std::size_t>(t)].requiresGrad = asBool(arg[4]).value_or(false);
+        if (t >= 0 && arg.size() >= 8)
+            applyMathBits(t, arg[7]);
         return t;
     }
     if ((module == "torch._utils" && (name == "_rebuild_parameter" || name == "_rebuild_parameter_with_state"))

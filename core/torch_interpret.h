@@ -39,6 +39,7 @@ private:
     void interpretObject(ValueId id);
     std::int32_t callTensorFunction(const std::string &module, const std::string &name, ValueId args, ValueId where,
                                     std::string &why);
+    void applyMathBits(std::int32_t tensor, ValueId metadata);
     std::int32_t rebuildStrided(ValueId storage, ValueId offset, ValueId size, ValueId stride, const char *function,
                                 std::string &why, const std::string &dtypeOverride = {});
     std::int32_t newTensor(TensorInfo info);
