@@ -27,10 +27,13 @@ namespace ptscope::cli {
 namespace {
 
 constexpr const char *kUsage =
-    "Usage: ptscope-cli stats [--json] [--bins N] [--backend auto|cpu|cuda] [--match GLOB] [--log-histogram] FILE\n"
+    "Usage: ptscope-cli stats [--json] [--bins N] [--backend auto|cpu|cuda] [--match GLOB] [--log-histogram]\n"
+    "                         [--torch VERSION] FILE\n"
     "\n"
     "Per tensor: numel, min, max, mean, population std (over finite values), NaN/Inf/zero counts and a\n"
     "torch.histc histogram of N bins (default 64) from the finite min to the finite max.\n"
+    "  --torch VERSION    whose torch.histc: 2 (default, any 2.x) or 1.13 (1.x), whose last bin edge can\n"
+    "                     fall an ulp short of the maximum for 7, 15, 63... bins and then leaves it out\n"
     "  --match GLOB       only tensors whose path (\"a/b/weight\") or state_dict key matches (fnmatch)\n"
     "  --backend          auto (default): CUDA when usable, else the CPU; cpu; cuda (fails without CUDA)\n"
     "  --log-histogram    also a histogram of log10(|x|) over the finite non-zero values\n";
@@ -172,6 +175,7 @@ int runStats(const std::vector<std::string> &args)
     bool logHistogram = false;
     std::uint32_t bins = 64;
     std::string backendName = "auto";
+    HistcEdges edges = HistcEdges::Exact;
     std::vector<std::string> globs;
     std::string file;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -209,6 +213,19 @@ int runStats(const std::vector<std::string> &args)
                 return kExitUsage;
             }
             backendName = *v;
+        } else if (a == "--torch") {
+            const std::string *v = needValue("--torch");
+            if (!v)
+                return kExitUsage;
+            if (*v == "1.13" || v->rfind("1.", 0) == 0)
+                edges = HistcEdges::Torch1_13;
+            else if (*v == "2" || *v == "2.x" || v->rfind("2.", 0) == 0 || *v == "latest")
+                edges = HistcEdges::Exact;
+            else {
+                std::fprintf(stderr, "ptscope-cli stats: --torch takes a torch version such as 1.13 or 2 (got '%s')\n",
+                             v->c_str());
+                return kExitUsage;
+            }
         } else if (a == "--match") {
             const std::string *v = needValue("--match");
             if (!v)
@@ -278,6 +295,7 @@ int runStats(const std::vector<std::string> &args)
     StatsRequest request;
     request.bins = bins;
     request.logHistogram = logHistogram;
+    request.edges = edges;
 
     std::vector<Row> rows;
     for (const TensorRef &ref : c.tensorRefs)

@@ -13,8 +13,8 @@
 // Do not precompute bins / (hi - lo), and do not fuse into an FMA: either moves values that sit on bin
 // edges. (Later torch versions multiply first, (x - lo) * bins / (hi - lo); the two orders disagree on
 // about 2% of values placed exactly on an edge.) lo and hi are the first and last of torch's
-// linspace(min, max, bins + 1) edges, which the core computes (histcEdges in tensor_stats.h): hi can be
-// one ulp away from the data maximum.
+// linspace(min, max, bins + 1) edges, which the core computes (histcEdges in tensor_stats.h): the data's
+// min and max, or under torch 1.13's rules a hi that can be one ulp below the maximum.
 //
 // Log-magnitude bins are equal-width in log10(|x|) space, but elements are placed by comparing |x|
 // against edges precomputed once on the host (BinSpec::edges, |x| units), so no backend depends on

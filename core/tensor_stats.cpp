@@ -50,8 +50,11 @@ std::pair<double, double> histcRange(double min, double max)
     return {min, max};
 }
 
-std::pair<double, double> histcEdges(double min, double max, std::uint32_t bins)
+std::pair<double, double> histcEdges(double min, double max, std::uint32_t bins, HistcEdges mode)
 {
+    // torch >= 2.0 (checked with 2.6 and 2.14): the first and last linspace elements are the ends.
+    if (mode == HistcEdges::Exact)
+        return {min, max};
     // torch.histc builds its edges with linspace(min, max, bins + 1) and bins with the first and
     // last of them. torch 1.13's CPU linspace (AVX2 kernels, 4 doubles a vector, 8 a loop
     // iteration) computes the last element in a vector when (bins + 1) is a multiple of 8:
@@ -536,7 +539,7 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
         : histcRange(m.count ? m.min : 0.0, m.count ? m.max : 0.0);
     if (request.range && request.range->first == request.range->second && m.count == 0)
         range = histcRange(request.range->first, request.range->second);
-    const auto edges = histcEdges(range.first, range.second, request.bins);
+    const auto edges = histcEdges(range.first, range.second, request.bins, request.edges);
     spec.lo = edges.first;
     spec.hi = edges.second;
     const std::uint32_t logBins = request.logBins ? request.logBins : (request.bins ? request.bins : 64);

@@ -14,12 +14,20 @@
 
 namespace ptscope::core {
 
+// Where torch.histc puts its outer bin edges. torch >= 2.0 builds linspace(min, max, bins + 1) with
+// both ends exact, so every finite value counts and the maximum lands in the last bin (the default).
+// torch 1.13's AVX2 linspace can put the last edge one ulp below the maximum when bins + 1 is a
+// multiple of 8 (7, 15, 63, 255 bins...), and its histc then leaves the maximum out: Torch1_13
+// reproduces that, for comparing against numbers from torch 1.13.
+enum class HistcEdges { Exact, Torch1_13 };
+
 struct StatsRequest
 {
     std::uint32_t bins = 64;                        // 0: no histogram
     std::optional<std::pair<double, double>> range; // default: the finite min and max (torch.histc)
     bool logHistogram = false;
     std::uint32_t logBins = 0;                      // 0: same as bins
+    HistcEdges edges = HistcEdges::Exact;
 };
 
 struct Histogram
@@ -62,8 +70,9 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
 // The histc range torch would use for finite values in [min, max]: min == max widens by 1 each side.
 std::pair<double, double> histcRange(double min, double max);
 
-// The first and last bin edges torch.histc bins with for a range: those of torch 1.13's
-// linspace(min, max, bins + 1) on its AVX2 CPU kernels (the last one can be an ulp off `max`).
-std::pair<double, double> histcEdges(double min, double max, std::uint32_t bins);
+// The first and last bin edges torch.histc bins with for a range: `min` and `max` themselves, or
+// under Torch1_13 those of torch 1.13's linspace(min, max, bins + 1) on its AVX2 CPU kernels (the
+// last one can be an ulp off `max`).
+std::pair<double, double> histcEdges(double min, double max, std::uint32_t bins, HistcEdges mode = HistcEdges::Exact);
 
 } // namespace ptscope::core
