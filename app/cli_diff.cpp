@@ -26,7 +26,7 @@ namespace ptscope::cli {
 namespace {
 
 constexpr const char *kUsage
-    = "Usage: ptscope-cli diff [--json] [--source-key PATH] [--target-key PATH] [--torch 1.13|2] [--no-values]\n"
+    = "Usage: ptscope-cli diff [--json] [--source-key PATH] [--target-key PATH] [--torch VERSION] [--no-values]\n"
       "                        SOURCE TARGET\n"
       "\n"
       "Explains target_model.load_state_dict(torch.load(SOURCE)) exactly as torch would: whether strict=True\n"
@@ -37,7 +37,8 @@ constexpr const char *kUsage
       "                     file, a whole-model pickle, or a JSON manifest (docs/manifest.md)\n"
       "  --source-key PATH  where the state dict is in SOURCE, slash-separated (e.g. model_state_dict)\n"
       "  --target-key PATH  the same for TARGET\n"
-      "  --torch 1.13|2     whose load_state_dict rules (default 2: the newest)\n"
+      "  --torch VERSION    whose load_state_dict rules: 2 (default: 2.10 and newer), 2.4 (2.4 to 2.9),\n"
+      "                     1.13 (1.x to 2.3); any MAJOR.MINOR picks its era\n"
       "  --no-values        skip the numeric comparison of the tensors both sides hold\n"
       "  --json             the scripting contract's document\n";
 
@@ -100,7 +101,7 @@ void printHuman(const Checkpoint &source, const SourceStateDict &sd, const std::
         : ctx.safetensors                    ? "safetensors.torch.load_file(" + sourceArg + ")"
                                              : "torch.load(" + sourceArg + ")" + ctx.accessor;
     std::printf("%smodel.load_state_dict(%s)%s  (%s rules)\n", s.bold(), call.c_str(), s.reset(),
-        rules == TorchRules::Torch2 ? "torch 2.x" : "torch 1.13");
+        torchRulesName(rules));
     std::printf("  source: %s, %s%s, %zu keys%s\n", sourceArg.c_str(), formatName(source.format),
         sd.path.empty() ? "" : (", state dict at '" + joinPath(sd.path) + "'").c_str(), sd.entries.size(),
         sd.hasMetadata ? "" : ", no _metadata");
@@ -243,7 +244,7 @@ int runDiff(const std::vector<std::string> &args)
             bool ok = false;
             rules = parseTorchRules(*v, &ok);
             if (!ok) {
-                std::fprintf(stderr, "ptscope-cli diff: --torch takes 1.13 or 2 (got '%s')\n", v->c_str());
+                std::fprintf(stderr, "ptscope-cli diff: --torch takes a torch version such as 1.13, 2.6 or 2 (got '%s')\n", v->c_str());
                 return kExitUsage;
             }
         } else if (a == "-h" || a == "--help") {

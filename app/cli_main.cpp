@@ -22,7 +22,7 @@ void printUsage(FILE *out)
                  "Commands:\n"
                  "  info [--json] [--no-objects] FILE   what is in a file: tensors, the state_dict, metadata\n"
                  "  stats [--json] [--bins N] [--backend B] [--match GLOB] FILE   min/max/mean/std, NaN/Inf, histograms\n"
-                 "  diff [--json] [--source-key P] [--target-key P] [--torch 1.13|2] SOURCE TARGET   load_state_dict, explained\n"
+                 "  diff [--json] [--source-key P] [--target-key P] [--torch V] SOURCE TARGET   load_state_dict, explained\n"
                  "  report --format html|pdf|md|json|csv -o OUT FILE [FILE2]   a shareable report (two files: compared)\n"
                  "  scan [--json] FILE                  is it safe to torch.load? (globals, code, weights_only)\n"
                  "\n"

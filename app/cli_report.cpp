@@ -23,7 +23,7 @@ namespace ptscope::cli {
 namespace {
 
 constexpr const char *kUsage
-    = "Usage: ptscope-cli report --format html|pdf|md|json|csv -o OUT [--bins N] [--torch 1.13|2] FILE [FILE2]\n"
+    = "Usage: ptscope-cli report --format html|pdf|md|json|csv -o OUT [--bins N] [--torch VERSION] FILE [FILE2]\n"
       "\n"
       "Writes a report about FILE: what the file is, its metadata, the globals its pickle references, a\n"
       "summary per module, every tensor with its statistics, histograms of the whole model and of the\n"
@@ -35,7 +35,8 @@ constexpr const char *kUsage
       "                 row per tensor); default: from OUT's extension\n"
       "  -o, --output   the file to write ('-' writes a text format to stdout)\n"
       "  --bins N       histogram bins per tensor (default 64)\n"
-      "  --torch V      load_state_dict rules for comparisons: 1.13 or 2 (default)\n";
+      "  --torch V      load_state_dict rules for comparisons: 2 (default: 2.10 and newer), 2.4 (2.4 to\n"
+      "                 2.9), 1.13 (1.x to 2.3), or any MAJOR.MINOR\n";
 
 std::string formatFromExtension(const std::string &out)
 {
@@ -164,7 +165,7 @@ int runReport(const std::vector<std::string> &args)
             bool ok = false;
             options.rules = parseTorchRules(*v, &ok);
             if (!ok) {
-                std::fprintf(stderr, "ptscope-cli report: --torch takes 1.13 or 2 (got '%s')\n", v->c_str());
+                std::fprintf(stderr, "ptscope-cli report: --torch takes a torch version such as 1.13, 2.6 or 2 (got '%s')\n", v->c_str());
                 return kExitUsage;
             }
         } else if (a == "-h" || a == "--help") {

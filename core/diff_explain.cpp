@@ -547,7 +547,7 @@ DiffReport explainDiff(
     auto cause = [&](std::string kind, std::string title, std::string explanation, std::vector<std::string> keys = {}) {
         r.causes.push_back({ std::move(kind), std::move(title), std::move(explanation), std::move(keys) });
     };
-    const char *rulesName = rules == TorchRules::Torch2 ? "torch 2.x" : "torch 1.13";
+    const char *rulesName = torchRulesName(rules);
 
     Pipeline p { context, source, {} };
 
@@ -1179,12 +1179,13 @@ DiffReport explainDiff(
         }
     }
 
-    // The other torch's rules.
-    {
-        const TorchRules other = rules == TorchRules::Torch2 ? TorchRules::Torch1_13 : TorchRules::Torch2;
+    // The other torches' rules: one cause for each whose answer differs.
+    for (const TorchRules other : kAllTorchRules) {
+        if (other == rules)
+            continue;
         const LoadOutcome alt = emulateLoadStateDict(target, source, other);
         if (alt.strictMessages() != o.strictMessages() || alt.strictOk() != o.strictOk()) {
-            const char *otherName = other == TorchRules::Torch2 ? "torch 2.x" : "torch 1.13";
+            const char *otherName = torchRulesName(other);
             std::vector<std::string> diff;
             for (const std::string &k : alt.unexpectedKeys)
                 if (std::find(o.unexpectedKeys.begin(), o.unexpectedKeys.end(), k) == o.unexpectedKeys.end())
@@ -1196,8 +1197,9 @@ DiffReport explainDiff(
                 return s;
             }();
             cause("torch_version", std::string("The answer differs under ") + otherName,
-                std::string("torch 1.13 and 2.x differ on keys below a parameter or buffer, submodule names used as "
-                            "keys, and 1-dim tensors loaded into 0-dim parameters. Under ")
+                std::string("torch changed load_state_dict twice: 2.4 reports keys below a parameter or buffer and "
+                            "submodule names used as keys, and 2.10 stopped loading a longer 1-dim tensor into a 0-dim "
+                            "parameter through its first element. Under ")
                     + otherName + what,
                 diff);
         }

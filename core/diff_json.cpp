@@ -78,7 +78,7 @@ std::string diffJson(const Checkpoint &source, const SourceStateDict &sd, const 
     w.field("class", model.modules.empty() ? std::string() : model.modules[0].className);
     w.field("keys", static_cast<std::uint64_t>(report.targetKeys));
     w.endObject();
-    w.field("torch_rules", rules == TorchRules::Torch2 ? "2.x" : "1.13");
+    w.field("torch_rules", torchRulesId(rules));
     writeOutcomeCore(w, o);
     w.key("size_mismatches").beginArray();
     for (const SizeMismatch &m : o.sizeMismatches) {

@@ -821,7 +821,7 @@ struct Emulator
             bool firstOnly = false;
             if (!slot.lazy && slot.shape.empty() && inShape.size() == 1) {
                 // Backward compatibility with 0.3: a 1-dim tensor into a 0-dim parameter goes through [0].
-                if (rules == TorchRules::Torch1_13) {
+                if (rules != TorchRules::Torch2) {
                     if (inShape[0] == 0) {
                         out.exception = "IndexError: index 0 is out of bounds for dimension 0 with size 0";
                         stopped = true;
@@ -1017,14 +1017,57 @@ std::string pythonTypeOf(const Checkpoint &cp, ValueId value)
     return pythonTypeOfValue(cp, value);
 }
 
+const char *torchRulesName(TorchRules rules)
+{
+    switch (rules) {
+    case TorchRules::Torch1_13:
+        return "torch <= 2.3";
+    case TorchRules::Torch2_4:
+        return "torch 2.4-2.9";
+    case TorchRules::Torch2:
+        break;
+    }
+    return "torch >= 2.10";
+}
+
+const char *torchRulesId(TorchRules rules)
+{
+    switch (rules) {
+    case TorchRules::Torch1_13:
+        return "1.13";
+    case TorchRules::Torch2_4:
+        return "2.4";
+    case TorchRules::Torch2:
+        break;
+    }
+    return "2.x";
+}
+
 TorchRules parseTorchRules(const std::string &text, bool *ok)
 {
     if (ok)
         *ok = true;
-    if (text == "1.13" || startsWith(text, "1."))
-        return TorchRules::Torch1_13;
-    if (text == "2" || startsWith(text, "2."))
+    if (text == "2" || text == "2.x" || text == "latest")
         return TorchRules::Torch2;
+    // MAJOR.MINOR[.anything]
+    std::size_t i = 0;
+    auto number = [&](long &v) {
+        const std::size_t start = i;
+        v = 0;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - start < 4)
+            v = v * 10 + (text[i++] - '0');
+        return i > start;
+    };
+    long major = 0, minor = 0;
+    if (number(major) && i < text.size() && text[i] == '.' && (++i, number(minor))
+        && (i == text.size() || text[i] == '.' || text[i] == '+')) {
+        if (major == 1 || (major == 2 && minor <= 3))
+            return TorchRules::Torch1_13;
+        if (major == 2 && minor <= 9)
+            return TorchRules::Torch2_4;
+        if (major >= 2)
+            return TorchRules::Torch2;
+    }
     if (ok)
         *ok = false;
     return TorchRules::Torch2;

@@ -19,9 +19,25 @@
 
 namespace ptscope::core {
 
-// Which torch's rules: they differ in which dotted keys are unexpected and in how a 1-dim tensor
-// loads into a 0-dim parameter (pt-format.md 7.1).
-enum class TorchRules { Torch1_13, Torch2 };
+// Whose load_state_dict: torch changed it twice in 2.x (pt-format.md 7.1), each change checked
+// against the real torch of that era (torch 1.13, 2.6 and 2.14 fixtures).
+enum class TorchRules {
+    // 1.x to 2.3: a key is unexpected only when its first dotted component is neither a child nor
+    // a local parameter or buffer; a 1-dim tensor of any length loads into a 0-dim parameter
+    // through input[0] (IndexError when it is empty).
+    Torch1_13,
+    // 2.4 to 2.9: a dotted key is unexpected unless its first component is a child (keys below a
+    // parameter or buffer, pytorch PR 124385); input[0] of any length as before.
+    Torch2_4,
+    // 2.10 and newer, the default: as 2.4, and only a 1-element tensor loads into a 0-dim
+    // parameter (pytorch PR 166335); a longer one is a size mismatch.
+    Torch2,
+};
+inline constexpr TorchRules kAllTorchRules[] = { TorchRules::Torch2, TorchRules::Torch2_4, TorchRules::Torch1_13 };
+// "torch >= 2.10", "torch 2.4-2.9", "torch <= 2.3" (1.13 is the release most such files meet).
+const char *torchRulesName(TorchRules rules);
+// The JSON value: "2.x" (newest), "2.4", "1.13".
+const char *torchRulesId(TorchRules rules);
 
 // A parameter or buffer a module registers.
 struct ModuleSlot
@@ -169,6 +185,8 @@ LoadOutcome emulateLoadStateDict(const ModelStructure &model, const SourceStateD
 // Helpers shared with the explanations and front ends.
 std::string torchSizeText(const std::vector<std::int64_t> &shape); // "torch.Size([5, 3])"
 std::string pythonTypeOf(const Checkpoint &cp, ValueId value); // "<class 'int'>"
-TorchRules parseTorchRules(const std::string &text, bool *ok); // "1.13", "2", "2.x", "2.1"...
+// "1.13", "1.x", "2.0".."2.3" -> Torch1_13; "2.4".."2.9" -> Torch2_4; "2", "2.x", "latest", "2.10"
+// and later -> Torch2. Anything else: *ok = false (and Torch2).
+TorchRules parseTorchRules(const std::string &text, bool *ok);
 
 } // namespace ptscope::core

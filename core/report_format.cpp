@@ -333,7 +333,7 @@ void comparisonBlocks(Builder &b, const Report &r)
     const LoadOutcome &o = c.diff.outcome;
     b.heading(2, "Does it load?");
     b.facts({{"Call", "model.load_state_dict(" + loadCall(c) + ")"},
-             {"Rules", c.rules == TorchRules::Torch2 ? "torch 2.x" : "torch 1.13"},
+             {"Rules", torchRulesName(c.rules)},
              {"Source", c.sourceName + " — " + std::to_string(c.source.entries.size()) + " keys"
                             + (c.source.path.empty() ? "" : ", state dict at '" + joinPath(c.source.path) + "'")},
              {"Target (the model)", c.targetName + " — " + diffTargetKind(r.files.size() == 2 ? r.files[1].checkpoint.get() : nullptr, c.model)

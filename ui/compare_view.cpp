@@ -227,14 +227,15 @@ void CompareView::createWidgets()
     m_swap->setToolTip(tr("Load the model's file into the checkpoint's instead (Ctrl+Shift+X)"));
     m_rulesCombo = new QComboBox(this);
     m_rulesCombo->setObjectName(QStringLiteral("rulesCombo"));
-    m_rulesCombo->addItem(tr("torch 2.x rules"), int(core::TorchRules::Torch2));
-    m_rulesCombo->addItem(tr("torch 1.13 rules"), int(core::TorchRules::Torch1_13));
+    for (const core::TorchRules rules : core::kAllTorchRules)
+        m_rulesCombo->addItem(tr("%1 rules").arg(QString::fromLatin1(core::torchRulesName(rules))), int(rules));
     for (QComboBox *combo : {m_sourceKeyCombo, m_targetKeyCombo}) {
         combo->setSizeAdjustPolicy(QComboBox::AdjustToContents);
         combo->setMinimumContentsLength(16);
     }
-    m_rulesCombo->setToolTip(tr("Whose load_state_dict to emulate: they differ on dotted keys and 0-dim "
-                                "parameters (Ctrl+Shift+T)"));
+    m_rulesCombo->setToolTip(tr("Whose load_state_dict to emulate: torch 2.4 changed which dotted keys are "
+                                "unexpected, 2.10 how a 1-dim tensor loads into a 0-dim parameter (Ctrl+Shift+T "
+                                "steps through them)"));
     auto *sourceCaption = new QLabel(tr("<b>Checkpoint</b> (source, loaded):"), this);
     auto *targetCaption = new QLabel(tr("<b>Model</b> (target):"), this);
     options->addWidget(sourceCaption, 0, 0);
@@ -461,8 +462,9 @@ void CompareView::createActions()
     add(tr("Previous problem"), QKeySequence(Qt::SHIFT | Qt::Key_F8), [this] { selectProblem(-1); });
     add(tr("Only problems"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P), [this] { m_problemsOnly->toggle(); });
     add(tr("Swap sides"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_X), [this] { swapSides(); });
-    add(tr("Toggle torch 1.13 rules"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T), [this] {
-        setTorchRules(m_rules == core::TorchRules::Torch2 ? core::TorchRules::Torch1_13 : core::TorchRules::Torch2);
+    add(tr("Next torch version's rules"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T), [this] {
+        const int next = (m_rulesCombo->currentIndex() + 1) % m_rulesCombo->count();
+        setTorchRules(core::TorchRules(m_rulesCombo->itemData(next).toInt()));
     });
     add(tr("Back to the files"), QKeySequence(Qt::ALT | Qt::Key_Left), [this] { clearPreview(); });
 }
