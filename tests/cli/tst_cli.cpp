@@ -1,6 +1,6 @@
 // SPDX-FileCopyrightText: 2026 The ptscope authors
 // SPDX-License-Identifier: MIT
-// ptscope-cli as a script sees it: exit codes, stderr, and the JSON contract of `info`.
+// ptscope-cli as a script sees it: exit codes, stderr, and the JSON contracts of `info` and `stats`.
 #include "cli_run.h"
 
 #include <QDir>
@@ -11,6 +11,9 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <algorithm>
+#include <cmath>
 
 namespace {
 
@@ -37,6 +40,8 @@ private Q_SLOTS:
     void infoTree();
     void unreadableFiles_data();
     void unreadableFiles();
+    void statsAgainstTorch_data();
+    void statsAgainstTorch();
 };
 
 void TestCli::usageErrors_data()
@@ -49,6 +54,10 @@ void TestCli::usageErrors_data()
                                                         QStringLiteral("x.pt")};
     QTest::newRow("info two files") << QStringList{QStringLiteral("info"), QStringLiteral("a.pt"),
                                                    QStringLiteral("b.pt")};
+    QTest::newRow("stats unknown torch") << QStringList{QStringLiteral("stats"), QStringLiteral("--torch"),
+                                                        QStringLiteral("3.0"), QStringLiteral("x.pt")};
+    QTest::newRow("stats zero bins") << QStringList{QStringLiteral("stats"), QStringLiteral("--bins"),
+                                                    QStringLiteral("0"), QStringLiteral("x.pt")};
 }
 
 void TestCli::usageErrors()
@@ -150,6 +159,68 @@ void TestCli::unreadableFiles()
     QCOMPARE(err.count(QLatin1Char('\n')), 1); // one line
     QVERIFY2(err.contains(file), qPrintable(err));
     QVERIFY2(err.contains(fragment, Qt::CaseInsensitive), qPrintable(err));
+}
+
+void TestCli::statsAgainstTorch_data()
+{
+    QTest::addColumn<QString>("set");
+    QTest::addColumn<QStringList>("options");
+    // torch 1.13's histc needs its outer edges (--torch 1.13); torch 2.x's is the default.
+    QTest::newRow("torch 1.13") << QStringLiteral("stats") << QStringList{QStringLiteral("--torch"), QStringLiteral("1.13")};
+    QTest::newRow("torch 2.6") << QStringLiteral("torch-2.6/stats") << QStringList{};
+    QTest::newRow("torch 2.14") << QStringLiteral("torch-2.14/stats") << QStringList{};
+}
+
+// `stats --json` as the contract says, every number against what that torch computed for the file
+// it wrote (tests/fixtures/generate_stats_fixtures.py), 7 bins: the count where the edges differ.
+void TestCli::statsAgainstTorch()
+{
+    QFETCH(QString, set);
+    QFETCH(QStringList, options);
+    const QString dir = QStringLiteral(PTSCOPE_TEST_DATA_DIR "/") + set + QLatin1Char('/');
+    QFile ef(dir + QStringLiteral("expected.json"));
+    QVERIFY(ef.open(QIODevice::ReadOnly));
+    const QJsonObject expected = QJsonDocument::fromJson(ef.readAll()).object()[QStringLiteral("stats_main.pt")].toObject();
+    QVERIFY(expected.size() >= 25);
+    const Run r = runCli(QStringList{QStringLiteral("stats"), QStringLiteral("--json"), QStringLiteral("--bins"),
+                                     QStringLiteral("7"), QStringLiteral("--backend"), QStringLiteral("cpu")}
+                         + options + QStringList{dir + QStringLiteral("stats_main.pt")});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject doc = QJsonDocument::fromJson(r.out).object();
+    QCOMPARE(doc[QStringLiteral("backend")].toString(), QStringLiteral("cpu"));
+    const QJsonArray tensors = doc[QStringLiteral("tensors")].toArray();
+    QCOMPARE(tensors.size(), expected.size());
+    int leftOut = 0;
+    for (const QJsonValue &v : tensors) {
+        const QJsonObject t = v.toObject();
+        const QString name = t[QStringLiteral("path")].toArray()[0].toString();
+        const QJsonObject e = expected[name].toObject();
+        QVERIFY2(!e.isEmpty(), qPrintable(name));
+        for (const char *count : {"numel", "nan", "posinf", "neginf", "zeros", "finite"})
+            QVERIFY2(t[QLatin1String(count)].toInteger() == e[QLatin1String(count)].toInteger(), qPrintable(name + QLatin1Char(' ') + QLatin1String(count)));
+        QCOMPARE(t[QStringLiteral("inf")].toInteger(), e[QStringLiteral("posinf")].toInteger() + e[QStringLiteral("neginf")].toInteger());
+        if (e[QStringLiteral("min")].isNull()) {
+            QVERIFY(t[QStringLiteral("min")].isNull());
+        } else {
+            // torch 2.x's complex64 abs() rounds some magnitudes one float32 ulp away from 1.13's.
+            const double rel = set != QLatin1String("stats") && name.startsWith(QLatin1String("complex64")) ? 0x1p-23 : 1e-9;
+            const double mn = e[QStringLiteral("min")].toDouble(), mx = e[QStringLiteral("max")].toDouble();
+            QVERIFY2(std::fabs(t[QStringLiteral("min")].toDouble() - mn) <= rel * std::fabs(mn), qPrintable(name));
+            QVERIFY2(std::fabs(t[QStringLiteral("max")].toDouble() - mx) <= rel * std::fabs(mx), qPrintable(name));
+            const double mean = e[QStringLiteral("mean")].toDouble(), sd = e[QStringLiteral("std")].toDouble();
+            const double scale = std::max(std::fabs(mn), std::fabs(mx));
+            QVERIFY2(std::fabs(t[QStringLiteral("mean")].toDouble() - mean) <= rel * std::fabs(mean) + 1e-15 * scale, qPrintable(name));
+            QVERIFY2(std::fabs(t[QStringLiteral("std")].toDouble() - sd) <= rel * sd + 1e-15 * scale, qPrintable(name));
+        }
+        const QJsonArray counts = t[QStringLiteral("histogram")][QStringLiteral("counts")].toArray();
+        QCOMPARE(counts, e[QStringLiteral("histc_7")].toArray());
+        qint64 sum = 0;
+        for (const QJsonValue &c : counts)
+            sum += c.toInteger();
+        leftOut += sum < e[QStringLiteral("finite")].toInteger();
+    }
+    // Only torch 1.13 leaves a maximum out (max_left_out_by_1_13).
+    QCOMPARE(leftOut, set == QLatin1String("stats") ? 1 : 0);
 }
 
 QTEST_GUILESS_MAIN(TestCli)

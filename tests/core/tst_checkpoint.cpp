@@ -5,9 +5,12 @@
 #include "checkpoint.h"
 #include "checkpoint_analysis.h"
 #include "info_json.h"
+#include "security_scan.h"
+#include "tensor_data.h"
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -94,11 +97,20 @@ private Q_SLOTS:
 void TestCheckpoint::fixtures_data()
 {
     QTest::addColumn<QString>("expectedPath");
-    const QDir dir(dataDir() + QStringLiteral("/expected"));
-    const auto files = dir.entryList({QStringLiteral("*.json")}, QDir::Files, QDir::Name);
-    QVERIFY2(files.size() >= 20, "the fixture expectations are missing: run tests/fixtures/generate_fixtures.py");
-    for (const QString &f : files)
-        QTest::newRow(qPrintable(f.chopped(5))) << dir.filePath(f);
+    // Files written by torch 1.13 (tests/data) and by each torch 2.x (tests/data/torch-2.N), each
+    // with what that torch said when it loaded them.
+    QStringList sets{QString()};
+    for (const QString &d : QDir(dataDir()).entryList({QStringLiteral("torch-*")}, QDir::Dirs, QDir::Name))
+        sets << d;
+    QVERIFY2(sets.size() >= 3, "the torch 2.x fixtures are missing: run tests/fixtures/torch2_env.sh generate");
+    for (const QString &set : sets) {
+        const QDir dir(dataDir() + QLatin1Char('/') + set + QStringLiteral("/expected"));
+        const auto files = dir.entryList({QStringLiteral("*.json")}, QDir::Files, QDir::Name);
+        QVERIFY2(files.size() >= 20, "the fixture expectations are missing: run tests/fixtures/generate_fixtures.py");
+        for (const QString &f : files)
+            QTest::newRow(qPrintable((set.isEmpty() ? QString() : set + QLatin1Char('/')) + f.chopped(5)))
+                << dir.filePath(f);
+    }
 }
 
 void TestCheckpoint::fixtures()
@@ -108,7 +120,9 @@ void TestCheckpoint::fixtures()
     QVERIFY(ef.open(QIODevice::ReadOnly));
     const QJsonObject expected = QJsonDocument::fromJson(ef.readAll()).object();
     QVERIFY(!expected.isEmpty());
-    const QString file = dataDir() + QStringLiteral("/fixtures/") + expected[QStringLiteral("file")].toString();
+    // The fixture sits in the expectation folder's sibling "fixtures".
+    const QString file = QDir::cleanPath(QFileInfo(expectedPath).absolutePath() + QStringLiteral("/../fixtures/")
+                                         + expected[QStringLiteral("file")].toString());
     QVERIFY2(QFile::exists(file), qPrintable(file));
 
     auto result = openCheckpoint(toStd(file));
@@ -126,6 +140,40 @@ void TestCheckpoint::fixtures()
     QVERIFY2(result, qPrintable(QString::fromStdString(result ? std::string() : result.error().toString())));
     const Checkpoint &cp = **result;
     QCOMPARE(QString::fromLatin1(formatName(cp.format)), expected[QStringLiteral("format")].toString());
+
+    // Element values where torch listed them: the same numbers in the same (row-major, dense) order.
+    const QJsonObject elements = expected[QStringLiteral("elements")].toObject();
+    for (auto it = elements.begin(); it != elements.end(); ++it) {
+        std::int64_t index = -1;
+        for (const TensorRef &r : cp.tensorRefs)
+            if (r.path == ObjectPath{it.key().toStdString()})
+                index = r.tensor;
+        QVERIFY2(index >= 0, qPrintable(it.key()));
+        auto reader = TensorElementReader::open(cp, static_cast<std::uint32_t>(index));
+        QVERIFY2(reader, qPrintable(it.key() + QStringLiteral(": ") + QString::fromStdString(reader ? std::string() : reader.error().toString())));
+        const QJsonArray want = it.value().toArray();
+        std::vector<double> got(static_cast<std::size_t>(want.size()) + 1);
+        QCOMPARE((*reader)->read(got), static_cast<std::size_t>(want.size()));
+        for (qsizetype i = 0; i < want.size(); ++i) {
+            const QJsonValue w = want[i];
+            const double x = got[static_cast<std::size_t>(i)];
+            const bool same = w.isString() ? (w.toString() == QLatin1String("nan") ? std::isnan(x)
+                                                  : x == (w.toString() == QLatin1String("inf") ? INFINITY : -INFINITY))
+                                           : x == w.toDouble();
+            QVERIFY2(same, qPrintable(QStringLiteral("%1[%2]: %3, torch %4").arg(it.key()).arg(i).arg(x).arg(w.toVariant().toString())));
+        }
+    }
+
+    // torch >= 2.6: would its default torch.load (weights_only=True) take the file, as that torch said?
+    if (const QJsonValue wo = expected[QStringLiteral("weights_only_default")]; wo.isObject()) {
+        const WeightsOnlyCheck &check = securityReport(cp).torch26;
+        const bool loads = wo.toObject()[QStringLiteral("loads")].toBool();
+        QVERIFY2(check.applicable && check.accepted == loads,
+                 qPrintable(QStringLiteral("torch says %1; ptscope says %2")
+                                .arg(loads ? QStringLiteral("it loads")
+                                           : wo.toObject()[QStringLiteral("torch_says")].toString(),
+                                     QString::fromStdString(weightsOnlySummary(check)))));
+    }
 
     // Tensors: the same set of paths, each with torch's dtype, shape, strides, offset, device, flags.
     std::map<ObjectPath, const TensorInfo *> ours;

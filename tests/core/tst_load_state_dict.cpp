@@ -1,15 +1,18 @@
 // SPDX-FileCopyrightText: 2026 The ptscope authors
 // SPDX-License-Identifier: MIT
-// The load_state_dict emulation against what torch 1.13 actually does (tests/data/diff/expected.json,
-// written by tests/fixtures/generate_diff_fixtures.py): every pair of (source checkpoint, target
-// model), with the target given as a saved state_dict, a whole-model pickle, a TorchScript file
-// and a manifest. torch 2.x's rules are covered by hand-written cases (pt-format.md 7.1), as are
-// the classification of each cause, the fixes (re-emulated), value comparison and manifests.
+// The load_state_dict emulation against what torch actually does (tests/data/diff/expected.json from
+// torch 1.13, tests/data/torch-2.N/diff/expected.json from torch 2.6 and the newest torch, all written
+// by tests/fixtures/generate_diff_fixtures.py): every pair of (source checkpoint, target model), with
+// the target given as a saved state_dict, a whole-model pickle, a TorchScript file and a manifest,
+// under the rules of the torch that wrote the answers. Hand-written cases cover what the pairs
+// cannot (pt-format.md 7.1), the classification of each cause, the fixes (re-emulated), value
+// comparison and manifests.
 #include "checkpoint.h"
 #include "diff_explain.h"
 #include "load_state_dict.h"
 #include "value_compare.h"
 
+#include <QDir>
 #include <QFile>
 #include <QHash>
 #include <QJsonArray>
@@ -22,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,14 +33,18 @@ using namespace ptscope::core;
 
 namespace {
 
-QString dataDir()
+// A set of pairs: "" for torch 1.13's (tests/data/diff), "torch-2.N" for a torch 2.x's.
+QString dataDir(const QString &set = {})
 {
-    return QStringLiteral(PTSCOPE_TEST_DATA_DIR "/diff/");
+    return set.isEmpty() ? QStringLiteral(PTSCOPE_TEST_DATA_DIR "/diff/")
+                         : QStringLiteral(PTSCOPE_TEST_DATA_DIR "/") + set + QStringLiteral("/diff/");
 }
 
-std::string path(const QString &file)
+QStringList pairSets()
 {
-    return (dataDir() + file).toStdString();
+    QStringList sets { QString() };
+    sets << QDir(QStringLiteral(PTSCOPE_TEST_DATA_DIR)).entryList({ QStringLiteral("torch-*") }, QDir::Dirs, QDir::Name);
+    return sets;
 }
 
 QStringList toQt(const std::vector<std::string> &v)
@@ -109,8 +117,13 @@ const QHash<QString, QString> kLimits {
 
 struct Fixture
 {
+    QString dir;
     QJsonObject pairs;
+    TorchRules rules = TorchRules::Torch1_13; // those of the torch that wrote the answers
+    QString torchVersion;
     std::map<std::string, std::shared_ptr<const Checkpoint>> files;
+
+    std::string path(const QString &file) const { return (dir + file).toStdString(); }
 
     std::shared_ptr<const Checkpoint> open(const QString &file)
     {
@@ -141,9 +154,24 @@ struct Fixture
     }
 };
 
-Fixture &fixture()
+// The pairs of one set, read once.
+Fixture &fixture(const QString &set = {})
 {
-    static Fixture f;
+    static std::map<QString, Fixture> sets;
+    Fixture &f = sets[set];
+    if (f.dir.isEmpty()) {
+        f.dir = dataDir(set);
+        QFile file(f.dir + QStringLiteral("expected.json"));
+        if (file.open(QIODevice::ReadOnly)) {
+            const QJsonObject doc = QJsonDocument::fromJson(file.readAll()).object();
+            f.pairs = doc[QStringLiteral("pairs")].toObject();
+            f.torchVersion = doc[QStringLiteral("torch_version")].toString();
+            bool ok = false;
+            f.rules = parseTorchRules(f.torchVersion.toStdString(), &ok);
+            if (!ok)
+                qFatal("%s: unknown torch version %s", qPrintable(f.dir), qPrintable(f.torchVersion));
+        }
+    }
     return f;
 }
 
@@ -216,42 +244,53 @@ private Q_SLOTS:
 
 void TestLoadStateDict::initTestCase()
 {
-    QFile f(dataDir() + QStringLiteral("expected.json"));
-    QVERIFY2(
-        f.open(QIODevice::ReadOnly), "tests/data/diff/expected.json: run tests/fixtures/generate_diff_fixtures.py");
-    const QJsonObject doc = QJsonDocument::fromJson(f.readAll()).object();
-    fixture().pairs = doc[QStringLiteral("pairs")].toObject();
-    QVERIFY(fixture().pairs.size() >= 30);
+    QVERIFY2(fixture().pairs.size() >= 30, "tests/data/diff/expected.json: run tests/fixtures/generate_diff_fixtures.py");
+    QCOMPARE(fixture().rules, TorchRules::Torch1_13);
+    // torch 2.6 (Debian trixie) and the newest Debian has: one set for each of the other rule sets.
+    std::set<TorchRules> seen;
+    for (const QString &set : pairSets()) {
+        QVERIFY2(fixture(set).pairs.size() >= 30, qPrintable(set + QStringLiteral(": run tests/fixtures/torch2_env.sh generate")));
+        seen.insert(fixture(set).rules);
+    }
+    QCOMPARE(seen.size(), std::size(kAllTorchRules));
 }
 
 void TestLoadStateDict::torchAgrees_data()
 {
+    QTest::addColumn<QString>("set");
     QTest::addColumn<QString>("pair");
     QTest::addColumn<QString>("kind");
-    const QJsonObject &pairs = fixture().pairs;
-    for (auto it = pairs.begin(); it != pairs.end(); ++it)
-        for (const QString &kind : kKinds)
-            if (!it.value().toObject()[QStringLiteral("targets")].toObject()[kind].toString().isEmpty())
-                QTest::addRow("%s/%s", qPrintable(it.key()), qPrintable(kind)) << it.key() << kind;
+    for (const QString &set : pairSets()) {
+        const QJsonObject &pairs = fixture(set).pairs;
+        const QString torch = QStringLiteral("torch ") + fixture(set).torchVersion.section(QLatin1Char('+'), 0, 0);
+        for (auto it = pairs.begin(); it != pairs.end(); ++it)
+            for (const QString &kind : kKinds)
+                if (!it.value().toObject()[QStringLiteral("targets")].toObject()[kind].toString().isEmpty())
+                    QTest::addRow("%s: %s/%s", qPrintable(torch), qPrintable(it.key()), qPrintable(kind))
+                        << set << it.key() << kind;
+    }
 }
 
-// The exact lines torch 1.13 printed, in its order, and what strict=False returned.
+// The exact lines that torch printed, in its order, and what strict=False returned, under that
+// torch's rules.
 void TestLoadStateDict::torchAgrees()
 {
+    QFETCH(QString, set);
     QFETCH(QString, pair);
     QFETCH(QString, kind);
-    const QJsonObject rec = fixture().pairs[pair].toObject();
-    auto source = fixture().open(rec[QStringLiteral("source")].toString());
+    Fixture &fx = fixture(set);
+    const QJsonObject rec = fx.pairs[pair].toObject();
+    auto source = fx.open(rec[QStringLiteral("source")].toString());
     QVERIFY(source);
     auto sd = sourceFromCheckpoint(*source);
     QVERIFY2(sd.ok(), sd.ok() ? "" : sd.error().message.c_str());
     QCOMPARE(toQt(sd->path), strings(rec[QStringLiteral("source_key")]));
-    auto model = fixture().target(rec, kind);
+    auto model = fx.target(rec, kind);
     QVERIFY(model);
     if (kind != QLatin1String("state_dict") && kind != QLatin1String("manifest"))
         QCOMPARE(
             QString::fromStdString(model->modules[0].shortClassName()), rec[QStringLiteral("target_class")].toString());
-    const LoadOutcome o = emulateLoadStateDict(*model, *sd, TorchRules::Torch1_13);
+    const LoadOutcome o = emulateLoadStateDict(*model, *sd, fx.rules);
     const QString row = pair + QLatin1Char('/') + kind;
     if (kLimits.contains(row))
         QEXPECT_FAIL("", qPrintable(kLimits[row]), Abort);
@@ -264,26 +303,33 @@ void TestLoadStateDict::torchAgrees()
 
 void TestLoadStateDict::wholeFile_data()
 {
+    QTest::addColumn<QString>("set");
     QTest::addColumn<QString>("pair");
-    const QJsonObject &pairs = fixture().pairs;
-    for (auto it = pairs.begin(); it != pairs.end(); ++it)
-        if (it.value().toObject().contains(QStringLiteral("whole_file")))
-            QTest::newRow(qPrintable(it.key())) << it.key();
+    for (const QString &set : pairSets()) {
+        const QJsonObject &pairs = fixture(set).pairs;
+        for (auto it = pairs.begin(); it != pairs.end(); ++it)
+            if (it.value().toObject().contains(QStringLiteral("whole_file")))
+                QTest::addRow("%s%s", qPrintable(set.isEmpty() ? QString() : set + QStringLiteral(": ")),
+                              qPrintable(it.key()))
+                    << set << it.key();
+    }
 }
 
 // load_state_dict(torch.load(SOURCE)) with the whole object: a training checkpoint's top-level
 // keys, or a TypeError for a pickled module.
 void TestLoadStateDict::wholeFile()
 {
+    QFETCH(QString, set);
     QFETCH(QString, pair);
-    const QJsonObject rec = fixture().pairs[pair].toObject();
-    auto source = fixture().open(rec[QStringLiteral("source")].toString());
+    Fixture &fx = fixture(set);
+    const QJsonObject rec = fx.pairs[pair].toObject();
+    auto source = fx.open(rec[QStringLiteral("source")].toString());
     QVERIFY(source);
-    auto model = fixture().target(rec, QStringLiteral("whole"));
+    auto model = fx.target(rec, QStringLiteral("whole"));
     QVERIFY(model);
     auto sd = sourceFromCheckpoint(*source);
     QVERIFY(sd);
-    const SourceContext ctx = sourceContext(*source, *sd, *model, TorchRules::Torch1_13, "src.pt");
+    const SourceContext ctx = sourceContext(*source, *sd, *model, fx.rules, "src.pt");
     QVERIFY(ctx.wholeFile);
     const QJsonObject whole = rec[QStringLiteral("whole_file")].toObject();
     QCOMPARE(describe(*ctx.wholeFile),
@@ -483,8 +529,9 @@ void TestLoadStateDict::torch2DottedKeys()
     QVERIFY(named);
 }
 
-// pt-format.md 7.1: 1.13 feeds input[0] of any 1-dim tensor to a 0-dim parameter; 2.x only a
-// 1-element one, and reports a size mismatch otherwise (torch.Size([]) for the model).
+// pt-format.md 7.1: up to 2.9 torch feeds input[0] of any 1-dim tensor to a 0-dim parameter; 2.10
+// and later only a 1-element one, and report a size mismatch otherwise (torch.Size([]) for the
+// model). The torch-2.6 and torch-2.14 pairs hold both answers; this states them outright.
 void TestLoadStateDict::torch2ZeroDim()
 {
     for (const QString &pair : { QStringLiteral("zero_dim_one"), QStringLiteral("zero_dim_three") }) {
@@ -495,6 +542,9 @@ void TestLoadStateDict::torch2ZeroDim()
         auto sd = sourceFromCheckpoint(*source);
         QVERIFY(sd);
         const LoadOutcome o = emulateLoadStateDict(*model, *sd, TorchRules::Torch2);
+        const LoadOutcome o24 = emulateLoadStateDict(*model, *sd, TorchRules::Torch2_4);
+        QVERIFY(o24.strictOk());
+        QVERIFY(o24.loaded.front().firstElementOnly);
         if (pair == QLatin1String("zero_dim_one")) {
             QVERIFY(o.strictOk());
             QVERIFY(o.loaded.front().firstElementOnly);
@@ -598,7 +648,7 @@ void TestLoadStateDict::manifestForms()
     QCOMPARE(toQt(o.unexpectedKeys), QStringList { QStringLiteral("pos") });
     QCOMPARE(QString::fromStdString(o.header), QStringLiteral("Error(s) in loading state_dict for LM:"));
     // A sharded index is not taken for a manifest.
-    QVERIFY(looksLikeManifest(path(QStringLiteral("tgt_net.json"))));
+    QVERIFY(looksLikeManifest(fixture().path(QStringLiteral("tgt_net.json"))));
 }
 
 void TestLoadStateDict::manifestErrors()

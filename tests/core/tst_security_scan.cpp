@@ -7,6 +7,7 @@
 #include "security_scan.h"
 #include "unpickler.h"
 
+#include <QDir>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -104,6 +105,8 @@ private Q_SLOTS:
     void allowlist113MatchesTorch();
     void findingsSayWhereAndWhat();
     void weightsOnly26Advice();
+    void weightsOnlyAsTorch2Says_data();
+    void weightsOnlyAsTorch2Says();
     void hiddenAndNestedPicklesAreScanned();
     void unpicklerKeepsWhatItSaw();
     void sharedNestedBytesScannedOnce();
@@ -237,6 +240,55 @@ void TestSecurityScan::findingsSayWhereAndWhat()
     // Allowlisted globals are not findings.
     QVERIFY(!findGlobal(model, "collections.OrderedDict"));
     QVERIFY(!findGlobal(model, "torch._utils._rebuild_parameter"));
+}
+
+void TestSecurityScan::weightsOnlyAsTorch2Says_data()
+{
+    // tests/data/torch-2.N/security_weights_only.json: what torch 2.6 and the newest torch did with
+    // each fixture under their default torch.load, and what their own static check
+    // (torch.serialization.get_unsafe_globals_in_checkpoint) listed.
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<QJsonObject>("answer");
+    int sets = 0;
+    for (const QString &d : QDir(dataDir()).entryList({QStringLiteral("torch-*")}, QDir::Dirs, QDir::Name)) {
+        QFile f(dataDir() + QLatin1Char('/') + d + QStringLiteral("/security_weights_only.json"));
+        if (!f.open(QIODevice::ReadOnly))
+            continue;
+        ++sets;
+        const QJsonObject files = QJsonDocument::fromJson(f.readAll()).object()[QStringLiteral("files")].toObject();
+        for (auto it = files.begin(); it != files.end(); ++it)
+            QTest::addRow("%s/%s", qPrintable(d), qPrintable(it.key())) << it.key() << it.value().toObject();
+    }
+    QVERIFY2(sets >= 2, "run tests/fixtures/torch2_env.sh generate");
+}
+
+void TestSecurityScan::weightsOnlyAsTorch2Says()
+{
+    QFETCH(QString, file);
+    QFETCH(QJsonObject, answer);
+    const SecurityReport r = scanPath(securityFile(file));
+    const bool loads = answer[QStringLiteral("loads")].toBool();
+    QVERIFY2(r.torch26.applicable, qPrintable(QString::fromStdString(r.torch26.reason)));
+    QVERIFY2(r.torch26.accepted == loads,
+             qPrintable(QStringLiteral("torch: %1; ptscope: %2")
+                            .arg(loads ? QStringLiteral("loads") : answer[QStringLiteral("error")].toString(),
+                                 QString::fromStdString(weightsOnlySummary(r.torch26)))));
+    const QJsonValue unsafe = answer[QStringLiteral("unsafe_globals")];
+    if (!unsafe.isArray())
+        return; // torch's static check does not read legacy, TorchScript or truncated files
+    // Every global torch's check lists is one ptscope names, either to allowlist or never to allow.
+    // The file writes Python 2 module names that pickle maps on load (fix_imports): ptscope names
+    // what would run (subprocess), torch the name written (commands).
+    std::set<std::string> torchSays;
+    for (const QJsonValue &g : unsafe.toArray()) {
+        std::string name = g.toString().toStdString();
+        if (name.rfind("commands.", 0) == 0)
+            name = "subprocess." + name.substr(9);
+        torchSays.insert(name);
+    }
+    std::set<std::string> ours(r.torch26.addSafeGlobals.begin(), r.torch26.addSafeGlobals.end());
+    ours.insert(r.torch26.neverAcceptable.begin(), r.torch26.neverAcceptable.end());
+    QCOMPARE(ours, torchSays);
 }
 
 void TestSecurityScan::weightsOnly26Advice()
