@@ -228,21 +228,24 @@ std::size_t tensorCount(const ValueArena &arena, ValueId dictId)
     return n;
 }
 
-// A dict that looks like a state_dict: string keys, and tensors for most values.
+// A dict that looks like a state_dict: string keys, and tensors for most values. One that carries
+// the `_metadata` attribute Module.state_dict() sets is one whatever it holds: a model without
+// weights gives an empty one, and a broken one may hold more non-tensor values than tensors.
 bool looksLikeStateDict(const ValueArena &arena, ValueId dictId)
 {
     if (!arena.valid(dictId) || arena[dictId].kind != ValueKind::Dict)
         return false;
     const auto &entries = arena[dictId].entries;
-    if (entries.empty())
-        return false;
     std::size_t tensors = 0;
     for (const auto &[k, v] : entries) {
         if (!arena.isString(k))
             return false;
         tensors += isTensor(arena, v) ? 1 : 0;
     }
-    return tensors * 2 > entries.size();
+    const ValueId state = arena[dictId].state;
+    if (arena.valid(state) && arena.valid(dictGet(arena, state, "_metadata")))
+        return true;
+    return !entries.empty() && tensors * 2 > entries.size();
 }
 
 void addDictEntries(Checkpoint &cp, ValueId dictId)
