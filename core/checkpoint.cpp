@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 namespace ptscope::core {
@@ -506,8 +507,74 @@ Status Reader::readZip()
 
 } // namespace
 
+Result<std::string> checkpointInFolder(const std::string &folder)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    std::vector<std::string> names;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code fileEc;
+        if (it->is_regular_file(fileEc))
+            names.push_back(it->path().filename().string());
+        if (names.size() > 100'000)
+            break; // not a model folder; what was seen decides
+    }
+    if (ec)
+        return withPath(makeError(ErrorCode::ReadFailed, "cannot list the folder: " + ec.message()), folder);
+    std::sort(names.begin(), names.end());
+    auto has = [&](const std::string &n) { return std::binary_search(names.begin(), names.end(), n); };
+    auto endsWith = [](const std::string &s, std::string_view e) {
+        return s.size() >= e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
+    };
+    const std::string dir = folder.empty() || folder.back() == '/' ? folder : folder + "/";
+    // What transformers, diffusers and PEFT write, in the order they load it.
+    for (const char *n : {"model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors",
+                          "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin",
+                          "diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch_model.safetensors",
+                          "diffusion_pytorch_model.bin"})
+        if (has(n))
+            return dir + n;
+    std::vector<std::string> indexes, files;
+    for (const std::string &n : names) {
+        if (endsWith(n, ".index.json"))
+            indexes.push_back(n);
+        else if (endsWith(n, ".safetensors") || endsWith(n, ".bin") || endsWith(n, ".pt") || endsWith(n, ".pth")
+                 || endsWith(n, ".ckpt") || endsWith(n, ".tar"))
+            files.push_back(n);
+    }
+    auto list = [](const std::vector<std::string> &v) {
+        std::string s;
+        for (std::size_t i = 0; i < v.size() && i < 8; ++i)
+            s += (i ? ", " : "") + v[i];
+        return v.size() > 8 ? s + ", ..." : s;
+    };
+    if (indexes.size() == 1)
+        return dir + indexes[0];
+    if (indexes.size() > 1)
+        return withPath(makeError(ErrorCode::UnsupportedFormat,
+                         "the folder holds several shard indexes (" + list(indexes) + "): open one of them"), folder);
+    if (files.size() == 1)
+        return dir + files[0];
+    if (files.empty())
+        return withPath(makeError(ErrorCode::NotRegularFile,
+                         "the folder holds no checkpoint (no .safetensors, .bin, .pt, .pth, .ckpt or shard index)"), folder);
+    const bool shards = std::all_of(files.begin(), files.end(),
+                                    [](const std::string &n) { return n.find("-of-") != std::string::npos; });
+    return withPath(makeError(ErrorCode::UnsupportedFormat,
+                     shards ? "the folder holds shards (" + list(files)
+                                  + ") but not the *.index.json that lists them: open a shard, or restore the index"
+                            : "the folder holds several checkpoints (" + list(files) + "): open one of them"), folder);
+}
+
 Result<std::shared_ptr<const Checkpoint>> openCheckpoint(const std::string &path, const OpenOptions &options)
 {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        auto inside = checkpointInFolder(path);
+        if (!inside)
+            return inside.error();
+        return openCheckpoint(*inside, options);
+    }
     auto file = MappedFile::open(path);
     if (!file)
         return file.error();

@@ -181,6 +181,12 @@ struct OpenOptions
 
 // Opens any supported file by its content. Reads the pickle(s) and the zip directory only:
 // tensor data is never touched.
+// The checkpoint a model folder stands for, as transformers loads it: model.safetensors.index.json,
+// pytorch_model.bin.index.json, model.safetensors, pytorch_model.bin (and PEFT's and diffusers'
+// names), else its one shard index or its one checkpoint file. An error names what is there
+// when that is ambiguous (several checkpoints, shards without their index) or empty.
+Result<std::string> checkpointInFolder(const std::string &folder);
+// A folder opens the checkpoint inside it (checkpointInFolder).
 Result<std::shared_ptr<const Checkpoint>> openCheckpoint(const std::string &path, const OpenOptions &options = {});
 Result<std::shared_ptr<const Checkpoint>> openCheckpoint(std::shared_ptr<const MappedFile> file,
                                                          const OpenOptions &options = {});

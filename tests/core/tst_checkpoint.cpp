@@ -91,6 +91,7 @@ private Q_SLOTS:
     void jsonIsValidForEveryFixture();
     void corruptedFilesNeverCrash();
     void shardedIndexReportsMissingShard();
+    void foldersOpenTheirCheckpoint();
     void optimizerIdsMapToParameters();
 };
 
@@ -482,6 +483,62 @@ void TestCheckpoint::corruptedFilesNeverCrash()
         }
     }
     QVERIFY(opened > 0 && refused > 0);
+}
+
+// A model folder opens as transformers would load it; an ambiguous or empty one says what it holds.
+void TestCheckpoint::foldersOpenTheirCheckpoint()
+{
+    const QString fixtures = dataDir() + QStringLiteral("/fixtures/");
+    QTemporaryDir tmp;
+    auto copy = [&](const QString &from, const QString &dir, const QString &as) {
+        QDir().mkpath(tmp.filePath(dir));
+        QVERIFY(QFile::copy(fixtures + from, tmp.filePath(dir + QLatin1Char('/') + as)));
+    };
+    auto open = [&](const QString &dir) { return openCheckpoint(toStd(tmp.filePath(dir))); };
+    auto picked = [&](const QString &dir) {
+        auto r = checkpointInFolder(toStd(tmp.filePath(dir)));
+        return r ? QFileInfo(QString::fromStdString(*r)).fileName() : QString();
+    };
+
+    // The index wins over the shards and the other files; the index names the shards.
+    for (const char *shard : {"sharded_st-00001-of-00003.safetensors", "sharded_st-00002-of-00003.safetensors",
+                              "sharded_st-00003-of-00003.safetensors"})
+        copy(QLatin1String(shard), QStringLiteral("st"), QLatin1String(shard));
+    copy(QStringLiteral("sharded_st.safetensors.index.json"), QStringLiteral("st"), QStringLiteral("model.safetensors.index.json"));
+    copy(QStringLiteral("cnn_state_dict.pt"), QStringLiteral("st"), QStringLiteral("optimizer.pt"));
+    QCOMPARE(picked(QStringLiteral("st")), QStringLiteral("model.safetensors.index.json"));
+    auto st = open(QStringLiteral("st"));
+    QVERIFY2(st, st ? "" : st.error().toString().c_str());
+    QCOMPARE((*st)->format, FileFormat::Sharded);
+    QCOMPARE((*st)->stateDict.entries.size(), std::size_t(11)); // Linear, BatchNorm1d (5), Linear, Linear
+
+    // model.safetensors before pytorch_model.bin, as transformers prefers it.
+    copy(QStringLiteral("safetensors_model.safetensors"), QStringLiteral("both"), QStringLiteral("pytorch_model.bin.txt"));
+    copy(QStringLiteral("cnn_state_dict.pt"), QStringLiteral("both"), QStringLiteral("pytorch_model.bin"));
+    copy(QStringLiteral("safetensors_model.safetensors"), QStringLiteral("both"), QStringLiteral("model.safetensors"));
+    QCOMPARE(picked(QStringLiteral("both")), QStringLiteral("model.safetensors"));
+
+    // One checkpoint under any name: that one.
+    copy(QStringLiteral("training_checkpoint.pt"), QStringLiteral("one"), QStringLiteral("last.ckpt"));
+    auto one = open(QStringLiteral("one"));
+    QVERIFY(one);
+    QCOMPARE(QFileInfo(QString::fromStdString((*one)->path)).fileName(), QStringLiteral("last.ckpt"));
+
+    // Several, or shards without their index, or nothing: an error that says what is there.
+    copy(QStringLiteral("cnn_state_dict.pt"), QStringLiteral("two"), QStringLiteral("a.pt"));
+    copy(QStringLiteral("views.pt"), QStringLiteral("two"), QStringLiteral("b.pth"));
+    copy(QStringLiteral("sharded_model-00001-of-00003.bin"), QStringLiteral("noindex"), QStringLiteral("sharded_model-00001-of-00003.bin"));
+    copy(QStringLiteral("sharded_model-00002-of-00003.bin"), QStringLiteral("noindex"), QStringLiteral("sharded_model-00002-of-00003.bin"));
+    QDir().mkpath(tmp.filePath(QStringLiteral("empty")));
+    const std::pair<const char *, const char *> errors[] = {
+        {"two", "several checkpoints (a.pt, b.pth)"}, {"noindex", "not the *.index.json"}, {"empty", "holds no checkpoint"}};
+    for (const auto &[dir, says] : errors) {
+        auto r = open(QLatin1String(dir));
+        QVERIFY2(!r, dir);
+        const std::string message = r.error().toString();
+        QVERIFY2(message.find(says) != std::string::npos && message.find(toStd(tmp.filePath(QLatin1String(dir)))) != std::string::npos,
+                 message.c_str());
+    }
 }
 
 void TestCheckpoint::shardedIndexReportsMissingShard()
