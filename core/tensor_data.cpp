@@ -483,6 +483,38 @@ Result<std::vector<double>> readAll(const Checkpoint &cp, std::uint32_t index, s
     return v;
 }
 
+// Walks a compressed sparse tensor's indices (CSR/CSC, or BSR/BSC counting blocks): reads the
+// compressed and plain index tensors, checks them against `outer` x `inner` and `nnz` stored
+// entries, and calls fn(o, k, i) for stored entry k at outer position o and inner index i.
+// `what` names the indices in errors ("" or "block ").
+template<typename Fn>
+std::optional<Error> forEachCompressedEntry(const Checkpoint &cp, std::uint32_t tensorIndex, const TensorInfo &t,
+                                            std::int64_t outer, std::int64_t inner, std::uint64_t nnz,
+                                            std::uint64_t limit, const std::string &what, Fn fn)
+{
+    auto compressed = readAll(cp, t.components[0], limit);
+    if (!compressed)
+        return compressed.error();
+    auto plain = readAll(cp, t.components[1], limit);
+    if (!plain)
+        return plain.error();
+    if (compressed->size() != static_cast<std::size_t>(outer) + 1 || plain->size() != nnz)
+        return tensorError(cp, tensorIndex, "its compressed " + what + "indices do not match its shape");
+    for (std::int64_t o = 0; o < outer; ++o) {
+        const double b = (*compressed)[static_cast<std::size_t>(o)];
+        const double e = (*compressed)[static_cast<std::size_t>(o) + 1];
+        if (!(b >= 0 && b <= e && e <= static_cast<double>(nnz)))
+            return tensorError(cp, tensorIndex, "its compressed " + what + "indices are not increasing");
+        for (auto k = static_cast<std::uint64_t>(b); k < static_cast<std::uint64_t>(e); ++k) {
+            const double v = (*plain)[k];
+            if (!(v >= 0) || v >= static_cast<double>(inner))
+                return tensorError(cp, tensorIndex, "sparse " + what + "index out of range at entry " + std::to_string(k));
+            fn(static_cast<std::uint64_t>(o), k, static_cast<std::uint64_t>(v));
+        }
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Checkpoint &cp, std::uint32_t tensorIndex)
@@ -521,36 +553,21 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
         const std::int64_t inner = bsr ? cols / bw : rows / bh;
         const auto nnz = static_cast<std::uint64_t>(vt.shape[0]);
         constexpr std::uint64_t kMaxIndexElements = 1ull << 31; // indices are held in memory
-        auto compressed = readAll(cp, t.components[0], kMaxIndexElements);
-        if (!compressed)
-            return compressed.error();
-        auto plain = readAll(cp, t.components[1], kMaxIndexElements);
-        if (!plain)
-            return plain.error();
-        if (compressed->size() != static_cast<std::size_t>(outer) + 1 || plain->size() != nnz)
-            return tensorError(cp, tensorIndex, "its compressed block indices do not match its shape");
         std::vector<std::pair<std::uint64_t, std::uint64_t>> entries;
         // nnz * bh entries: no more than the values tensor's elements, which the file holds.
         entries.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(nnz * static_cast<std::uint64_t>(bh), kMaxIndexElements)));
-        for (std::int64_t o = 0; o < outer; ++o) {
-            const double b = (*compressed)[static_cast<std::size_t>(o)];
-            const double e = (*compressed)[static_cast<std::size_t>(o) + 1];
-            if (!(b >= 0 && b <= e && e <= static_cast<double>(nnz)))
-                return tensorError(cp, tensorIndex, "its compressed block indices are not increasing");
-            for (auto k = static_cast<std::uint64_t>(b); k < static_cast<std::uint64_t>(e); ++k) {
-                const double v = (*plain)[k];
-                if (!(v >= 0) || v >= static_cast<double>(inner))
-                    return tensorError(cp, tensorIndex, "sparse block index out of range at entry " + std::to_string(k));
-                const auto i = static_cast<std::uint64_t>(v);
-                const std::uint64_t blockRow = bsr ? static_cast<std::uint64_t>(o) : i;
-                const std::uint64_t blockCol = bsr ? i : static_cast<std::uint64_t>(o);
-                for (std::int64_t r = 0; r < bh; ++r) {
-                    const std::uint64_t row = blockRow * static_cast<std::uint64_t>(bh) + static_cast<std::uint64_t>(r);
-                    const std::uint64_t first = row * static_cast<std::uint64_t>(cols) + blockCol * static_cast<std::uint64_t>(bw);
-                    entries.emplace_back(first / static_cast<std::uint64_t>(bw), k * static_cast<std::uint64_t>(bh) + static_cast<std::uint64_t>(r));
-                }
-            }
-        }
+        const auto ubh = static_cast<std::uint64_t>(bh), ubw = static_cast<std::uint64_t>(bw);
+        if (auto error = forEachCompressedEntry(cp, tensorIndex, t, outer, inner, nnz, kMaxIndexElements, "block ",
+                                                [&](std::uint64_t o, std::uint64_t k, std::uint64_t i) {
+                                                    const std::uint64_t blockRow = bsr ? o : i;
+                                                    const std::uint64_t blockCol = bsr ? i : o;
+                                                    for (std::uint64_t r = 0; r < ubh; ++r) {
+                                                        const std::uint64_t row = blockRow * ubh + r;
+                                                        const std::uint64_t first = row * static_cast<std::uint64_t>(cols) + blockCol * ubw;
+                                                        entries.emplace_back(first / ubw, k * ubh + r);
+                                                    }
+                                                }))
+            return *error;
         std::stable_sort(entries.begin(), entries.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
         d.mode = Impl::Mode::Sparse;
         d.numel = numel;
@@ -622,28 +639,13 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
             const bool csr = t.layout == "sparse_csr";
             const std::int64_t outer = csr ? t.shape[0] : t.shape[1];
             const std::int64_t inner = csr ? t.shape[1] : t.shape[0];
-            auto compressed = readAll(cp, t.components[0], kMaxIndexElements);
-            if (!compressed)
-                return compressed.error();
-            auto plain = readAll(cp, t.components[1], kMaxIndexElements);
-            if (!plain)
-                return plain.error();
-            if (compressed->size() != static_cast<std::size_t>(outer) + 1 || plain->size() != nnz)
-                return tensorError(cp, tensorIndex, "its compressed indices do not match its shape");
-            for (std::int64_t o = 0; o < outer; ++o) {
-                const double b = (*compressed)[static_cast<std::size_t>(o)];
-                const double e = (*compressed)[static_cast<std::size_t>(o) + 1];
-                if (!(b >= 0 && b <= e && e <= static_cast<double>(nnz)))
-                    return tensorError(cp, tensorIndex, "its compressed indices are not increasing");
-                for (auto k = static_cast<std::uint64_t>(b); k < static_cast<std::uint64_t>(e); ++k) {
-                    std::uint64_t i = 0;
-                    if (!checkedIndex((*plain)[k], inner, i))
-                        return tensorError(cp, tensorIndex, "sparse index out of range at entry " + std::to_string(k));
-                    const auto row = csr ? static_cast<std::uint64_t>(o) : i;
-                    const auto col = csr ? i : static_cast<std::uint64_t>(o);
-                    entries.emplace_back(row * static_cast<std::uint64_t>(t.shape[1]) + col, k);
-                }
-            }
+            if (auto error = forEachCompressedEntry(cp, tensorIndex, t, outer, inner, nnz, kMaxIndexElements, "",
+                                                    [&](std::uint64_t o, std::uint64_t k, std::uint64_t i) {
+                                                        const auto row = csr ? o : i;
+                                                        const auto col = csr ? i : o;
+                                                        entries.emplace_back(row * static_cast<std::uint64_t>(t.shape[1]) + col, k);
+                                                    }))
+                return *error;
         }
         std::stable_sort(entries.begin(), entries.end(),
                          [](const auto &a, const auto &b) { return a.first < b.first; });
