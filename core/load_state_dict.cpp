@@ -1017,30 +1017,39 @@ std::string pythonTypeOf(const Checkpoint &cp, ValueId value)
     return pythonTypeOfValue(cp, value);
 }
 
+namespace {
+
+struct RulesLabel
+{
+    TorchRules rules;
+    const char *name; // for people
+    const char *id;   // in JSON
+};
+
+constexpr RulesLabel kRulesLabels[] = {
+    {TorchRules::Torch2, "torch >= 2.10", "2.x"},
+    {TorchRules::Torch2_4, "torch 2.4-2.9", "2.4"},
+    {TorchRules::Torch1_13, "torch <= 2.3", "1.13"},
+};
+
+const RulesLabel &rulesLabel(TorchRules rules)
+{
+    for (const RulesLabel &l : kRulesLabels)
+        if (l.rules == rules)
+            return l;
+    return kRulesLabels[0];
+}
+
+} // namespace
+
 const char *torchRulesName(TorchRules rules)
 {
-    switch (rules) {
-    case TorchRules::Torch1_13:
-        return "torch <= 2.3";
-    case TorchRules::Torch2_4:
-        return "torch 2.4-2.9";
-    case TorchRules::Torch2:
-        break;
-    }
-    return "torch >= 2.10";
+    return rulesLabel(rules).name;
 }
 
 const char *torchRulesId(TorchRules rules)
 {
-    switch (rules) {
-    case TorchRules::Torch1_13:
-        return "1.13";
-    case TorchRules::Torch2_4:
-        return "2.4";
-    case TorchRules::Torch2:
-        break;
-    }
-    return "2.x";
+    return rulesLabel(rules).id;
 }
 
 TorchRules parseTorchRules(const std::string &text, bool *ok)
