@@ -114,10 +114,10 @@ inline std::vector<std::uint8_t> encodeFloats(const std::string &dtype, const st
 
 // A pair of n-element tensors added to `s` (which the caller then finishes): a of dtypeA (a
 // stride-2 view at offset 1 when `stridedA`), b of dtypeB. Same dtype: b is a with a third of
-// its elements replaced. Another dtype (float32 or float64 only): b holds a's values, a tenth of
-// them nudged by a relative 1e-9 (allclose but not equal), a tenth replaced by random values and
-// specials. `close` (float32 or float64 only): a holds normal values and infinities, no NaN, and b
-// is a with half its elements nudged (allclose holds, equal infinities included).
+// its elements replaced. Another dtype (dtypeB float32 or float64 only): b holds a's values, a
+// tenth of them nudged by a relative 1e-9, a tenth replaced by random values and specials. `close`
+// (both float32 or float64): a holds normal values and infinities, no NaN, and b is a with half
+// its elements nudged (allclose holds, equal infinities included; not equal where b is float64).
 inline void addPair(Synthetic &s, const std::string &dtypeA, const std::string &dtypeB, bool stridedA, bool close,
                     std::size_t n, std::uint64_t seed, std::uint32_t &a, std::uint32_t &b)
 {
