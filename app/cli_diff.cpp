@@ -4,6 +4,7 @@
 #include "checkpoint.h"
 #include "checkpoint_analysis.h"
 #include "cli_common.h"
+#include "cuda_histogram_backend.h"
 #include "diff_explain.h"
 #include "diff_json.h"
 #include "json_writer.h"
@@ -27,7 +28,7 @@ namespace {
 
 constexpr const char *kUsage
     = "Usage: ptscope-cli diff [--json] [--source-key PATH] [--target-key PATH] [--torch VERSION] [--no-values]\n"
-      "                        SOURCE TARGET\n"
+      "                        [--backend auto|cpu|cuda] SOURCE TARGET\n"
       "\n"
       "Explains target_model.load_state_dict(torch.load(SOURCE)) exactly as torch would: whether strict=True\n"
       "succeeds, the lines torch prints, what strict=False returns, why the keys differ and how to fix it.\n"
@@ -40,6 +41,8 @@ constexpr const char *kUsage
       "  --torch VERSION    whose load_state_dict rules: 2 (default: 2.10 and newer), 2.4 (2.4 to 2.9),\n"
       "                     1.13 (1.x to 2.3); any MAJOR.MINOR picks its era\n"
       "  --no-values        skip the numeric comparison of the tensors both sides hold\n"
+      "  --backend          where values are compared: auto (default): CUDA when usable, else every CPU core;\n"
+      "                     cpu; cuda (fails without a usable GPU). The numbers are the same either way\n"
       "  --json             the scripting contract's document\n";
 
 ObjectPath splitPath(const std::string &s)
@@ -94,7 +97,8 @@ std::string fmt(double v)
 
 void printHuman(const Checkpoint &source, const SourceStateDict &sd, const std::string &sourceArg,
     const Checkpoint *target, const std::string &targetArg, const ModelStructure &model, const SourceContext &ctx,
-    const DiffReport &report, TorchRules rules, const std::vector<KeyValueComparison> &values, const Style &s)
+    const DiffReport &report, TorchRules rules, const std::vector<KeyValueComparison> &values,
+    const ValuesBackend &valuesBackend, const Style &s)
 {
     const LoadOutcome &o = report.outcome;
     const std::string call = ctx.torchScript ? "torch.jit.load(" + sourceArg + ").state_dict()"
@@ -184,6 +188,9 @@ void printHuman(const Checkpoint &source, const SourceStateDict &sd, const std::
         std::printf("%sValues%s (%zu tensors both sides hold): %zu identical, %zu allclose, %zu differ%s\n", s.bold(),
             s.reset(), values.size(), identical, close, values.size() - identical - close - problems,
             problems ? (", " + std::to_string(problems) + " not comparable").c_str() : "");
+        if (!valuesBackend.name.empty())
+            std::printf("  compared on the %s backend%s%s\n", valuesBackend.name.c_str(),
+                valuesBackend.reason.empty() ? "" : " - ", valuesBackend.reason.c_str());
         std::vector<const KeyValueComparison *> sorted;
         for (const KeyValueComparison &v : values)
             if (v.cmp && !v.cmp->identical)
@@ -216,6 +223,7 @@ int runDiff(const std::vector<std::string> &args)
 {
     bool json = false;
     bool values = true;
+    std::string backendName = "auto";
     std::optional<ObjectPath> sourceKey, targetKey;
     TorchRules rules = TorchRules::Torch2;
     std::vector<std::string> files;
@@ -232,6 +240,15 @@ int runDiff(const std::vector<std::string> &args)
             json = true;
         } else if (a == "--no-values") {
             values = false;
+        } else if (a == "--backend") {
+            const std::string *v = operand("--backend");
+            if (!v)
+                return kExitUsage;
+            if (*v != "auto" && *v != "cpu" && *v != "cuda") {
+                std::fprintf(stderr, "ptscope-cli diff: --backend is auto, cpu or cuda (got '%s')\n", v->c_str());
+                return kExitUsage;
+            }
+            backendName = *v;
         } else if (a == "--source-key" || a == "--target-key") {
             const std::string *v = operand(a.c_str());
             if (!v)
@@ -263,6 +280,27 @@ int runDiff(const std::vector<std::string> &args)
     }
     const std::string &sourceArg = files[0];
     const std::string &targetArg = files[1];
+
+    // The values' backend, as stats chooses it: auto takes the GPU when one is usable and otherwise
+    // says why not; cuda fails with the reason before any work; cpu needs no explanation. Nothing
+    // is set up when no value will be compared.
+    ValuesBackend used;
+    std::unique_ptr<HistogramBackend> backend;
+    const bool comparesValues = values && !looksLikeManifest(targetArg);
+    if (comparesValues || backendName == "cuda") {
+        if (backendName != "cpu")
+            backend = ptscope::cuda::makeCudaHistogramBackend(&used.reason);
+        if (backendName == "cuda" && !backend) {
+            std::fprintf(stderr, "ptscope-cli diff: cannot use --backend cuda: %s. Use --backend cpu or auto.\n",
+                used.reason.c_str());
+            return kExitUnreadable;
+        }
+        if (!backend)
+            backend = makeCpuHistogramBackend();
+        else
+            used.reason.clear();
+        used.name = backend->name();
+    }
 
     auto source = openCheckpoint(sourceArg);
     if (!source) {
@@ -300,14 +338,15 @@ int runDiff(const std::vector<std::string> &args)
     const SourceContext ctx = sourceContext(**source, *sd, *model, rules, sourceArg);
     const DiffReport report = explainDiff(*model, *sd, ctx, rules);
     const std::vector<KeyValueComparison> rows
-        = values ? compareLoadedValues(**source, *sd, target.get(), *model, report.outcome) : std::vector<KeyValueComparison> {};
+        = values ? compareLoadedValues(**source, *sd, target.get(), *model, report.outcome, backend.get())
+                 : std::vector<KeyValueComparison> {};
     if (json) {
         const std::string out
-            = diffJson(**source, *sd, sourceArg, target.get(), targetArg, *model, ctx, report, rules, rows, values);
+            = diffJson(**source, *sd, sourceArg, target.get(), targetArg, *model, ctx, report, rules, rows, values, used);
         std::fwrite(out.data(), 1, out.size(), stdout);
     } else {
         printHuman(
-            **source, *sd, sourceArg, target.get(), targetArg, *model, ctx, report, rules, rows, terminalStyle());
+            **source, *sd, sourceArg, target.get(), targetArg, *model, ctx, report, rules, rows, used, terminalStyle());
     }
     return std::fflush(stdout) == 0 ? kExitOk : kExitUnreadable;
 }

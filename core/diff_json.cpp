@@ -4,6 +4,8 @@
 
 #include "json_writer.h"
 
+#include <memory>
+
 namespace ptscope::core {
 
 namespace {
@@ -22,11 +24,16 @@ void writeOutcomeCore(JsonWriter &w, const LoadOutcome &o)
 } // namespace
 
 std::vector<KeyValueComparison> compareLoadedValues(const Checkpoint &source, const SourceStateDict &sd, const Checkpoint *target,
-    const ModelStructure &model, const LoadOutcome &o)
+    const ModelStructure &model, const LoadOutcome &o, HistogramBackend *backend)
 {
     std::vector<KeyValueComparison> rows;
     if (!target)
         return rows;
+    std::unique_ptr<HistogramBackend> own;
+    if (!backend) {
+        own = makeCpuHistogramBackend();
+        backend = own.get();
+    }
     for (const LoadedTensor &l : o.loaded) {
         if (l.sourceEntry < 0 || l.firstElementOnly)
             continue;
@@ -38,7 +45,7 @@ std::vector<KeyValueComparison> compareLoadedValues(const Checkpoint &source, co
         KeyValueComparison row;
         row.key = l.key;
         auto r = compareTensorValues(
-            source, static_cast<std::uint32_t>(e.tensor), *target, static_cast<std::uint32_t>(slot.tensor));
+            source, static_cast<std::uint32_t>(e.tensor), *target, static_cast<std::uint32_t>(slot.tensor), backend);
         if (r)
             row.cmp = *r;
         else
@@ -59,7 +66,8 @@ std::string diffTargetKind(const Checkpoint *cp, const ModelStructure &m)
 
 std::string diffJson(const Checkpoint &source, const SourceStateDict &sd, const std::string &sourceArg,
     const Checkpoint *target, const std::string &targetArg, const ModelStructure &model, const SourceContext &ctx,
-    const DiffReport &report, TorchRules rules, const std::vector<KeyValueComparison> &values, bool valuesRequested)
+    const DiffReport &report, TorchRules rules, const std::vector<KeyValueComparison> &values, bool valuesRequested,
+    const ValuesBackend &valuesBackend)
 {
     const LoadOutcome &o = report.outcome;
     JsonWriter w;
@@ -148,6 +156,11 @@ std::string diffJson(const Checkpoint &source, const SourceStateDict &sd, const 
         w.field("values_skipped", "--no-values");
     else if (!target)
         w.field("values_skipped", "the target is a manifest: it holds no values");
+    else if (!valuesBackend.name.empty()) {
+        w.field("values_backend", valuesBackend.name);
+        if (!valuesBackend.reason.empty())
+            w.field("values_backend_reason", valuesBackend.reason);
+    }
     std::vector<std::string> notes = model.notes;
     notes.insert(notes.end(), o.assumptions.begin(), o.assumptions.end());
     w.key("notes").stringArray(notes);

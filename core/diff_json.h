@@ -7,6 +7,7 @@
 
 #include "checkpoint.h"
 #include "diff_explain.h"
+#include "histogram_backend.h"
 #include "load_state_dict.h"
 #include "value_compare.h"
 
@@ -24,9 +25,19 @@ struct KeyValueComparison
     std::string problem; // why there is no comparison
 };
 
-// Every loaded tensor both files hold (none when `target` is null: a manifest holds no values).
+// Every loaded tensor both files hold (none when `target` is null: a manifest holds no values),
+// compared on `backend` (null: the CPU on all cores).
 std::vector<KeyValueComparison> compareLoadedValues(const Checkpoint &source, const SourceStateDict &sd,
-    const Checkpoint *target, const ModelStructure &model, const LoadOutcome &outcome);
+    const Checkpoint *target, const ModelStructure &model, const LoadOutcome &outcome,
+    HistogramBackend *backend = nullptr);
+
+// Which backend compared the values ("cpu", "cuda"; empty: not said), and why not the GPU when
+// the choice was automatic and fell back to the CPU.
+struct ValuesBackend
+{
+    std::string name;
+    std::string reason;
+};
 
 // "manifest", "torchscript", "whole_model" or "state_dict".
 std::string diffTargetKind(const Checkpoint *target, const ModelStructure &model);
@@ -34,6 +45,7 @@ std::string diffTargetKind(const Checkpoint *target, const ModelStructure &model
 // The whole document, pretty-printed, with a trailing newline.
 std::string diffJson(const Checkpoint &source, const SourceStateDict &sd, const std::string &sourceArg,
     const Checkpoint *target, const std::string &targetArg, const ModelStructure &model, const SourceContext &ctx,
-    const DiffReport &report, TorchRules rules, const std::vector<KeyValueComparison> &values, bool valuesRequested);
+    const DiffReport &report, TorchRules rules, const std::vector<KeyValueComparison> &values, bool valuesRequested,
+    const ValuesBackend &valuesBackend = {});
 
 } // namespace ptscope::core

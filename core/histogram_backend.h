@@ -113,6 +113,107 @@ using ProgressFn = std::function<bool(std::uint64_t done, std::uint64_t total)>;
 
 enum class BackendStatus { Ok, Cancelled, Failed };
 
+// ---- Pairs: two sources of the same size, element by element ------------------------------------
+//
+// Rule for one position, x from source a and y from source b (each converted to double as the
+// element reader converts it), that of ValueComparator in value_compare.h (torch 1.13's
+// torch.equal, torch.allclose, cosine_similarity; verified against torch):
+//     numel += 1; dot += x * y; normA += x * x; normB += y * y;   // every position (NaN/Inf propagate)
+//     x == y (equal infinities included): a difference of 0; sumSqB += y * y
+//     else: differing += 1; d = |x - y|;
+//         d is NaN:  nanDiffs += 1; notClose += 1
+//         otherwise: notClose += !(d <= atol + rtol * |y|); maxAbsDiff = max(maxAbsDiff, d);
+//                    sumAbsDiff += d; sumSqDiff += d * d; sumSqB += y * y
+//     x, y and x - y: a finite value widens its range (min, max), any other is counted non-finite.
+// Backends sum in element order within a work item and merge items in a fixed order, so a result
+// does not depend on the number of threads; counts, flags and extrema are exact everywhere, sums
+// agree across backends to rounding.
+
+// The finite minimum and maximum of some values, and how many were not finite.
+struct FiniteRange
+{
+    double min = std::numeric_limits<double>::infinity();
+    double max = -std::numeric_limits<double>::infinity();
+    std::uint64_t nonFinite = 0;
+
+    bool any() const { return min <= max; }
+    void merge(const FiniteRange &o)
+    {
+        min = o.min < min ? o.min : min;
+        max = o.max > max ? o.max : max;
+        nonFinite += o.nonFinite;
+    }
+};
+
+struct PairTolerance
+{
+    double rtol = 1e-5; // torch.allclose's defaults
+    double atol = 1e-8;
+};
+
+// First pass over a pair: everything the value comparison and the histogram ranges need.
+struct PairSummary
+{
+    std::uint64_t numel = 0;
+    std::uint64_t differing = 0; // x != y (NaN differs from everything)
+    std::uint64_t nanDiffs = 0;  // |x - y| is NaN (a NaN on either side, or inf - inf)
+    std::uint64_t notClose = 0;  // positions that fail allclose (NaN differences included)
+    double maxAbsDiff = 0.0;     // over positions whose difference is a number
+    double sumAbsDiff = 0.0;     // the same positions ("counted": numel - nanDiffs)
+    double sumSqDiff = 0.0;
+    double sumSqB = 0.0;
+    double dot = 0.0;            // every position
+    double normA = 0.0;
+    double normB = 0.0;
+    FiniteRange a, b, diff;      // of x, of y and of x - y
+
+    bool identical() const { return differing == 0; }
+    bool allclose() const { return notClose == 0; }
+    // `o` covers the positions after this one's: sums add in that order.
+    void merge(const PairSummary &o);
+};
+
+// Adds positions x[i], y[i] (i < n) to `s` with the rule above, in element order: the reference
+// every backend is held to.
+void accumulatePair(PairSummary &s, const double *x, const double *y, std::size_t n, const PairTolerance &tol);
+
+// Second pass: `bins` histc bins (rule at the top of this file) of x and of y on the shared range
+// [lo, hi], and of x - y on [diffLo, diffHi].
+struct PairBinSpec
+{
+    std::uint32_t bins = 0;
+    double lo = 0.0;
+    double hi = 0.0;
+    double diffLo = 0.0;
+    double diffHi = 0.0;
+};
+
+struct PairBinCounts
+{
+    std::vector<std::uint64_t> a, b, diff; // bins each
+};
+
+// Size in bytes of one element of `type`.
+std::size_t rawElementSize(RawElement type);
+
+// A stretch of positions [first, first + count) that lies inside one run of each source: the
+// intersection of two run lists. bytesA/bytesB (null: read through the cursor) point at the
+// element `first` itself.
+struct PairRun
+{
+    std::uint64_t first = 0;
+    std::uint64_t count = 0;
+    const std::uint8_t *bytesA = nullptr;
+    RawElement typeA = RawElement::F64;
+    const std::uint8_t *bytesB = nullptr;
+    RawElement typeB = RawElement::F64;
+};
+
+// Walks both run lists (each covering [0, size) in order, as ElementSource::runs promises) and
+// returns their intersection in order. Where the lists disagree (a gap, an overlap, different
+// totals) it stops: the caller checks that the counts add up to the size.
+std::vector<PairRun> pairRuns(const std::vector<ElementRun> &a, const std::vector<ElementRun> &b);
+
 class HistogramBackend
 {
 public:
@@ -128,6 +229,16 @@ public:
                                     const ProgressFn &progress, std::uint64_t progressBase,
                                     std::uint64_t progressTotal, std::string *error)
         = 0;
+
+    // Pair pass 1 over two sources of the same size (Failed with the reason when the sizes differ).
+    // The default runs on the CPU backend; the CPU and CUDA backends implement it themselves.
+    virtual BackendStatus compare(const ElementSource &a, const ElementSource &b, const PairTolerance &tolerance,
+                                  PairSummary &out, const ProgressFn &progress, std::uint64_t progressBase,
+                                  std::uint64_t progressTotal, std::string *error);
+    // Pair pass 2: the counts under `spec` (bins from 1 to 2^20).
+    virtual BackendStatus pairHistogram(const ElementSource &a, const ElementSource &b, const PairBinSpec &spec,
+                                        PairBinCounts &out, const ProgressFn &progress, std::uint64_t progressBase,
+                                        std::uint64_t progressTotal, std::string *error);
 };
 
 // The reference backend: all cores (threads = 0 means std::thread::hardware_concurrency()).

@@ -156,6 +156,48 @@ MomentSummary summarizeBuffer(const double *x, std::size_t n)
     return s;
 }
 
+// The linear histc bins of a buffer (the rule in histogram_backend.h), into counts with one extra
+// slot at `bins` for the skipped elements.
+class LinearBins
+{
+public:
+    LinearBins(std::uint32_t bins, double lo, double hi)
+        : m_lo(lo)
+        , m_hi(hi)
+        , m_width(hi - lo)
+        , m_bins(static_cast<double>(bins))
+        // Truncating min(q, bins - 1) equals clamping the truncated q to bins - 1 (q >= 0 here).
+        , m_lastBin(static_cast<double>(bins) - 1.0)
+        , m_skip(static_cast<double>(bins))
+    {
+    }
+
+    void add(const double *buf, std::size_t n, std::uint64_t *c) const
+    {
+        // Two loops: bin indices for a block (vectorisable: IEEE sub, div, mul, truncation), then
+        // the scatter.
+        constexpr std::size_t kBlock = 1024;
+        std::int32_t pos[kBlock];
+        for (std::size_t b = 0; b < n; b += kBlock) {
+            const std::size_t m = std::min(kBlock, n - b);
+            const double *xb = buf + b;
+            for (std::size_t i = 0; i < m; ++i) {
+                const double x = xb[i];
+                const bool in = x >= m_lo && x <= m_hi;
+                // torch.histc: ((x - lo) / (hi - lo)) * bins, truncated; see histogram_backend.h.
+                const double q = ((x - m_lo) / m_width) * m_bins;
+                const double clamped = q < m_lastBin ? q : m_lastBin; // the maximum: last bin
+                pos[i] = static_cast<std::int32_t>(in ? clamped : m_skip);
+            }
+            for (std::size_t i = 0; i < m; ++i)
+                ++c[pos[i]];
+        }
+    }
+
+private:
+    double m_lo, m_hi, m_width, m_bins, m_lastBin, m_skip;
+};
+
 class CpuHistogramBackend final : public HistogramBackend
 {
 public:
@@ -172,9 +214,9 @@ public:
         const std::uint64_t units = (source.size() + kUnitElements - 1) / kUnitElements;
         std::vector<MomentSummary> partial(static_cast<std::size_t>(units));
         auto status = run(
-            source,
-            [&](std::uint64_t unit, std::uint64_t, const double *buf, std::size_t n, unsigned) {
-                partial[static_cast<std::size_t>(unit)].merge(summarizeBuffer(buf, n));
+            {&source},
+            [&](std::uint64_t unit, std::uint64_t, const double *const *buf, std::size_t n, unsigned) {
+                partial[static_cast<std::size_t>(unit)].merge(summarizeBuffer(buf[0], n));
             },
             progress, progressBase, progressTotal, error);
         if (status != BackendStatus::Ok)
@@ -193,36 +235,14 @@ public:
         const std::size_t logBins = spec.logEdges.size() > 1 ? spec.logEdges.size() - 1 : 0;
         std::vector<std::vector<std::uint64_t>> counts(m_threads, std::vector<std::uint64_t>(spec.bins + 1, 0));
         std::vector<std::vector<std::uint64_t>> logCounts(m_threads, std::vector<std::uint64_t>(logBins, 0));
-        const double lo = spec.lo, hi = spec.hi, width = spec.hi - spec.lo;
-        const double bins = static_cast<double>(spec.bins);
-        // Truncating min(q, bins - 1) equals clamping the truncated q to bins - 1 (q >= 0 here).
-        const double lastBinD = static_cast<double>(spec.bins) - 1.0;
-        const double skipD = static_cast<double>(spec.bins);
+        const LinearBins linear(spec.bins, spec.lo, spec.hi);
         const double *edges = spec.logEdges.data();
         auto status = run(
-            source,
-            [&](std::uint64_t, std::uint64_t, const double *buf, std::size_t n, unsigned worker) {
-                if (spec.bins) {
-                    // Two loops: bin indices for a block (vectorisable: IEEE sub, div, mul, truncation),
-                    // then the scatter. Skipped elements go to the extra slot `bins`.
-                    std::uint64_t *c = counts[worker].data();
-                    constexpr std::size_t kBlock = 1024;
-                    std::int32_t pos[kBlock];
-                    for (std::size_t b = 0; b < n; b += kBlock) {
-                        const std::size_t m = std::min(kBlock, n - b);
-                        const double *xb = buf + b;
-                        for (std::size_t i = 0; i < m; ++i) {
-                            const double x = xb[i];
-                            const bool in = x >= lo && x <= hi;
-                            // torch.histc: ((x - lo) / (hi - lo)) * bins, truncated; see histogram_backend.h.
-                            const double q = ((x - lo) / width) * bins;
-                            const double clamped = q < lastBinD ? q : lastBinD; // the maximum: last bin
-                            pos[i] = static_cast<std::int32_t>(in ? clamped : skipD);
-                        }
-                        for (std::size_t i = 0; i < m; ++i)
-                            ++c[pos[i]];
-                    }
-                }
+            {&source},
+            [&](std::uint64_t, std::uint64_t, const double *const *bufs, std::size_t n, unsigned worker) {
+                const double *buf = bufs[0];
+                if (spec.bins)
+                    linear.add(buf, n, counts[worker].data());
                 if (logBins) {
                     std::uint64_t *c = logCounts[worker].data();
                     const double first = edges[0], last = edges[logBins];
@@ -250,15 +270,95 @@ public:
         return BackendStatus::Ok;
     }
 
-private:
-    // Splits the source into units of kUnitElements, hands them to m_threads workers (the calling
-    // thread is one of them and the only one that reports progress), and calls
-    // fn(unit, firstElement, buffer, count, worker) for each buffer read.
-    template<typename Fn>
-    BackendStatus run(const ElementSource &source, Fn fn, const ProgressFn &progress, std::uint64_t progressBase,
-                      std::uint64_t progressTotal, std::string *error)
+    BackendStatus compare(const ElementSource &a, const ElementSource &b, const PairTolerance &tolerance,
+                          PairSummary &out, const ProgressFn &progress, std::uint64_t progressBase,
+                          std::uint64_t progressTotal, std::string *error) override
     {
-        const std::uint64_t total = source.size();
+        if (!sameSize(a, b, error))
+            return BackendStatus::Failed;
+        const std::uint64_t units = (a.size() + kUnitElements - 1) / kUnitElements;
+        std::vector<PairSummary> partial(static_cast<std::size_t>(units));
+        auto status = run(
+            {&a, &b},
+            [&](std::uint64_t unit, std::uint64_t, const double *const *buf, std::size_t n, unsigned) {
+                // A unit's buffers come in order from one worker: its sums run in element order.
+                accumulatePair(partial[static_cast<std::size_t>(unit)], buf[0], buf[1], n, tolerance);
+            },
+            progress, progressBase, progressTotal, error);
+        if (status != BackendStatus::Ok)
+            return status;
+        out = PairSummary{};
+        for (const PairSummary &p : partial) // in unit order: the same for every thread count
+            out.merge(p);
+        return BackendStatus::Ok;
+    }
+
+    BackendStatus pairHistogram(const ElementSource &a, const ElementSource &b, const PairBinSpec &spec,
+                                PairBinCounts &out, const ProgressFn &progress, std::uint64_t progressBase,
+                                std::uint64_t progressTotal, std::string *error) override
+    {
+        if (!sameSize(a, b, error))
+            return BackendStatus::Failed;
+        if (spec.bins == 0 || spec.bins > (1u << 20)) {
+            if (error)
+                *error = "a histogram needs between 1 and 1048576 bins";
+            return BackendStatus::Failed;
+        }
+        const std::size_t slots = std::size_t(spec.bins) + 1;
+        // Per worker: counts of a, b and a - b (each with the skip slot), and a buffer for a - b.
+        std::vector<std::vector<std::uint64_t>> counts(m_threads, std::vector<std::uint64_t>(3 * slots, 0));
+        std::vector<std::vector<double>> diffs(m_threads);
+        const LinearBins values(spec.bins, spec.lo, spec.hi);
+        const LinearBins differences(spec.bins, spec.diffLo, spec.diffHi);
+        auto status = run(
+            {&a, &b},
+            [&](std::uint64_t, std::uint64_t, const double *const *buf, std::size_t n, unsigned worker) {
+                std::uint64_t *c = counts[worker].data();
+                std::vector<double> &d = diffs[worker];
+                d.resize(n);
+                for (std::size_t i = 0; i < n; ++i)
+                    d[i] = buf[0][i] - buf[1][i];
+                values.add(buf[0], n, c);
+                values.add(buf[1], n, c + slots);
+                differences.add(d.data(), n, c + 2 * slots);
+            },
+            progress, progressBase, progressTotal, error);
+        if (status != BackendStatus::Ok)
+            return status;
+        out.a.assign(spec.bins, 0);
+        out.b.assign(spec.bins, 0);
+        out.diff.assign(spec.bins, 0);
+        for (const auto &c : counts)
+            for (std::size_t k = 0; k < spec.bins; ++k) {
+                out.a[k] += c[k];
+                out.b[k] += c[slots + k];
+                out.diff[k] += c[2 * slots + k];
+            }
+        return BackendStatus::Ok;
+    }
+
+private:
+    static bool sameSize(const ElementSource &a, const ElementSource &b, std::string *error)
+    {
+        if (a.size() == b.size())
+            return true;
+        if (error)
+            *error = "the two sides have different numbers of elements (" + std::to_string(a.size()) + " and "
+                + std::to_string(b.size()) + ")";
+        return false;
+    }
+
+    // Splits the sources (all of the first one's size) into units of kUnitElements, hands them to
+    // m_threads workers (the calling thread is one of them and the only one that reports
+    // progress), reads each unit of every source in step, and calls
+    // fn(unit, firstElement, buffers, count, worker) for each buffer read, buffers[k] holding
+    // source k's elements.
+    template<typename Fn>
+    BackendStatus run(std::initializer_list<const ElementSource *> sourceList, Fn fn, const ProgressFn &progress,
+                      std::uint64_t progressBase, std::uint64_t progressTotal, std::string *error)
+    {
+        const std::vector<const ElementSource *> sources(sourceList);
+        const std::uint64_t total = sources.front()->size();
         const std::uint64_t units = (total + kUnitElements - 1) / kUnitElements;
         std::atomic<std::uint64_t> next{0};
         std::atomic<std::uint64_t> done{0};
@@ -279,30 +379,42 @@ private:
         };
 
         auto worker = [&](unsigned id, bool reports) {
-            auto cursor = source.cursor();
-            std::vector<double> buffer(kBufferElements);
+            std::vector<std::unique_ptr<ElementCursor>> cursors;
+            std::vector<std::vector<double>> buffers;
+            std::vector<const double *> views;
+            for (const ElementSource *source : sources) {
+                cursors.push_back(source->cursor());
+                buffers.emplace_back(kBufferElements);
+                views.push_back(buffers.back().data());
+            }
             while (!stop.load(std::memory_order_relaxed)) {
                 const std::uint64_t unit = next.fetch_add(1);
                 if (unit >= units)
                     break;
                 const std::uint64_t begin = unit * kUnitElements;
                 const std::uint64_t end = std::min(total, begin + kUnitElements);
-                cursor->seek(begin);
+                for (auto &cursor : cursors)
+                    cursor->seek(begin);
                 for (std::uint64_t at = begin; at < end && !stop.load(std::memory_order_relaxed);) {
                     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kBufferElements, end - at));
-                    std::size_t got = 0;
-                    while (got < want) {
-                        const std::size_t r = cursor->read(std::span<double>(buffer.data() + got, want - got));
-                        if (r == 0)
-                            break;
-                        got += r;
+                    bool complete = true;
+                    for (std::size_t k = 0; k < cursors.size() && complete; ++k) {
+                        std::size_t got = 0;
+                        while (got < want) {
+                            const std::size_t r
+                                = cursors[k]->read(std::span<double>(buffers[k].data() + got, want - got));
+                            if (r == 0)
+                                break;
+                            got += r;
+                        }
+                        complete = got == want;
                     }
-                    if (got != want) {
+                    if (!complete) {
                         failed = true;
                         stop = true;
                         break;
                     }
-                    fn(unit, at, buffer.data(), want, id);
+                    fn(unit, at, views.data(), want, id);
                     at += want;
                     done.fetch_add(want);
                     if (reports)
@@ -460,6 +572,41 @@ std::unique_ptr<HistogramBackend> makeCpuHistogramBackend(unsigned threads)
     return std::make_unique<CpuHistogramBackend>(threads);
 }
 
+BackendStatus HistogramBackend::compare(const ElementSource &a, const ElementSource &b, const PairTolerance &tolerance,
+                                        PairSummary &out, const ProgressFn &progress, std::uint64_t progressBase,
+                                        std::uint64_t progressTotal, std::string *error)
+{
+    return CpuHistogramBackend(0).compare(a, b, tolerance, out, progress, progressBase, progressTotal, error);
+}
+
+BackendStatus HistogramBackend::pairHistogram(const ElementSource &a, const ElementSource &b, const PairBinSpec &spec,
+                                              PairBinCounts &out, const ProgressFn &progress,
+                                              std::uint64_t progressBase, std::uint64_t progressTotal,
+                                              std::string *error)
+{
+    return CpuHistogramBackend(0).pairHistogram(a, b, spec, out, progress, progressBase, progressTotal, error);
+}
+
+Result<std::unique_ptr<ElementSource>> tensorElementSource(const Checkpoint &cp,
+                                                           const std::vector<std::uint32_t> &tensors)
+{
+    // Every tensor opened once up front: one that cannot be read is an error with its reason,
+    // before any work starts.
+    std::vector<std::uint64_t> sizes;
+    std::vector<ElementRun> raw;
+    for (std::uint32_t t : tensors) {
+        auto r = TensorElementReader::open(cp, t);
+        if (!r)
+            return r.error();
+        sizes.push_back((*r)->numel());
+        ElementRun run;
+        if (!(*r)->rawBytes(run.type, run.bytes))
+            run = ElementRun{};
+        raw.push_back(run);
+    }
+    return std::unique_ptr<ElementSource>(std::make_unique<TensorGroupSource>(cp, tensors, sizes, std::move(raw)));
+}
+
 Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::uint32_t> &tensors,
                                  const StatsRequest &request, const ProgressSink &progress, HistogramBackend *backend)
 {
@@ -476,21 +623,10 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
             || request.range->first > request.range->second))
         return requestError("the histogram range must be finite with min <= max");
 
-    // Open every tensor once up front: a tensor that cannot be read is an error with its reason,
-    // before any work starts.
-    std::vector<std::uint64_t> sizes;
-    std::vector<ElementRun> raw;
-    for (std::uint32_t t : tensors) {
-        auto r = TensorElementReader::open(cp, t);
-        if (!r)
-            return r.error();
-        sizes.push_back((*r)->numel());
-        ElementRun run;
-        if (!(*r)->rawBytes(run.type, run.bytes))
-            run = ElementRun{};
-        raw.push_back(run);
-    }
-    TensorGroupSource source(cp, tensors, sizes, std::move(raw));
+    auto opened = tensorElementSource(cp, tensors);
+    if (!opened)
+        return opened.error();
+    const ElementSource &source = **opened;
 
     std::unique_ptr<HistogramBackend> own;
     if (!backend) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -66,6 +67,12 @@ using ProgressSink = std::function<bool(std::uint64_t done, std::uint64_t total)
 Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::uint32_t> &tensors,
                                  const StatsRequest &request = {}, const ProgressSink &progress = {},
                                  HistogramBackend *backend = nullptr);
+
+// The elements of `tensors` of `cp` as one ElementSource (contiguous tensors described by their raw
+// bytes in the mapped file), valid while `cp` lives. Error, with the reason, when one of them
+// cannot be read.
+Result<std::unique_ptr<ElementSource>> tensorElementSource(const Checkpoint &cp,
+                                                           const std::vector<std::uint32_t> &tensors);
 
 // The histc range torch would use for finite values in [min, max]: min == max widens by 1 each side.
 std::pair<double, double> histcRange(double min, double max);

@@ -3,11 +3,14 @@
 #pragma once
 
 // Numeric comparison of two tensors of the same number of elements, element by element in
-// float64 (each converted as torch converts it to double), streamed so memory stays bounded.
+// float64 (each converted as torch converts it to double), streamed so memory stays bounded, on a
+// statistics backend (histogram_backend.h: all CPU cores, or the GPU).
 
 #include "checkpoint.h"
+#include "histogram_backend.h"
 #include "result.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -30,32 +33,39 @@ struct ValueComparison
     double cosine = 1.0;
 };
 
-// Accumulates a comparison chunk by chunk; a and b must have the same length in each call.
+// The comparison a pair summary describes (histogram_backend.h gives the rule per position).
+ValueComparison valueComparison(const PairSummary &summary);
+
+// Accumulates a comparison chunk by chunk, on the calling thread; a and b must have the same length
+// in each call (the longer one's extra elements are ignored).
 class ValueComparator final
 {
 public:
     explicit ValueComparator(double rtol = 1e-5, double atol = 1e-8)
-        : m_rtol(rtol)
-        , m_atol(atol)
+        : m_tolerance{rtol, atol}
     { }
-    void add(std::span<const double> a, std::span<const double> b);
-    ValueComparison result() const;
+    void add(std::span<const double> a, std::span<const double> b)
+    {
+        accumulatePair(m_summary, a.data(), b.data(), std::min(a.size(), b.size()), m_tolerance);
+    }
+    ValueComparison result() const { return valueComparison(m_summary); }
 
 private:
-    double m_rtol;
-    double m_atol;
-    ValueComparison m_r;
-    double m_sumAbs = 0.0;
-    double m_sumSqDiff = 0.0;
-    double m_sumSqB = 0.0;
-    double m_dot = 0.0;      // over every position, for the cosine
-    double m_normA = 0.0;
-    double m_normB = 0.0;
+    PairTolerance m_tolerance;
+    PairSummary m_summary;
 };
 
-// Source tensor `a` of checkpoint `ca` against target tensor `b` of `cb`: both read through
-// TensorElementReader. Error when either has no readable data or their element counts differ.
-Result<ValueComparison> compareTensorValues(
-    const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb, std::uint32_t b);
+// Source tensor `a` of checkpoint `ca` against target tensor `b` of `cb`, both read through
+// TensorElementReader, on `backend` (null: the CPU on all cores; every backend gives the same
+// counts, flags and maximum, and the same sums to rounding). `progress` (optional) sees elements
+// done out of numel and cancels by returning false. Errors: either tensor has no readable data,
+// their element counts differ (InvalidTensor), Cancelled, or the backend failed (ReadFailed, with
+// its reason).
+Result<ValueComparison> compareTensorValues(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb,
+                                            std::uint32_t b, HistogramBackend *backend = nullptr,
+                                            const ProgressFn &progress = {});
+
+// The error for a backend call that did not return Ok (Cancelled or ReadFailed with `why`).
+Error pairBackendError(const HistogramBackend &backend, BackendStatus status, const std::string &why);
 
 } // namespace ptscope::core

@@ -3,7 +3,7 @@
 #pragma once
 
 // Histograms of two tensors on the same bins and of their element-wise difference, with the value
-// metrics of value_compare.h, streamed so memory stays bounded. Binning follows torch.histc
+// metrics of value_compare.h, streamed so memory stays bounded, on a statistics backend. Binning follows torch.histc
 // (histogram_backend.h): the range is the finite minimum and maximum (widened by 1 each side when
 // they are equal), NaN and infinities are counted apart.
 
@@ -28,9 +28,10 @@ struct ValueHistograms
 };
 
 // Source tensor `a` of `ca` against target tensor `b` of `cb` (same number of elements), two passes
-// over both. Errors as compareTensorValues, InvalidTensor when bins is 0, Cancelled when the sink
-// returned false.
+// over both on `backend` (null: the CPU on all cores; every backend gives the same counts). Errors as
+// compareTensorValues, InvalidTensor when bins is not in [1, 2^20], Cancelled when the sink returned
+// false. The sink sees elements done out of twice numel (both passes).
 Result<ValueHistograms> compareTensorHistograms(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb,
-    std::uint32_t b, std::uint32_t bins = 64, const ProgressSink &progress = {});
+    std::uint32_t b, std::uint32_t bins = 64, const ProgressSink &progress = {}, HistogramBackend *backend = nullptr);
 
 } // namespace ptscope::core

@@ -14,6 +14,13 @@
 // Contiguous tensors reach the GPU as their raw bytes (ElementSource::runs) and are converted there;
 // everything else (strided views, quantized, sparse and complex tensors, big-endian files) is
 // converted on the host by the core's element reader and uploaded as doubles.
+//
+// Pairs (compare, pairHistogram) walk the intersection of the two sides' run lists (core::pairRuns):
+// each chunk lies in one run of each side, so each side is either raw bytes or cursor doubles for
+// the whole chunk. Both sides share a slot (a in the first half, b in the second); each is converted
+// to doubles on the device (a kernel per dtype) unless it is doubles already, then one kernel
+// applies the pair rule (summary: per-tile records merged on the host in order; histogram: three
+// sets of bins).
 #include "cuda_histogram_backend.h"
 
 #include "device_info.h"
@@ -58,6 +65,40 @@ struct Chunk
     const std::uint8_t *bytes = nullptr; // raw bytes, or null: read through the cursor as doubles
     int code = kF64;
 };
+
+// Pairs: each side of a chunk takes half of a staging slot, so a chunk holds at most half as many
+// positions (8-byte elements, or doubles read through a cursor, fill a half exactly).
+constexpr std::uint64_t kPairChunkElements = kChunkElements / 2;
+constexpr std::size_t kHalfStage = kStageBytes / 2;
+
+struct PairChunk
+{
+    std::uint64_t first = 0;
+    std::uint64_t count = 0;
+    const std::uint8_t *bytes[2] = {nullptr, nullptr}; // per side: raw bytes, or null: the cursor's doubles
+    int code[2] = {kF64, kF64};
+};
+
+// The intersection of the two sides' runs (core::pairRuns), cut into chunks.
+std::vector<PairChunk> pairChunksOf(const std::vector<core::PairRun> &runs)
+{
+    std::vector<PairChunk> out;
+    for (const core::PairRun &r : runs) {
+        const std::uint8_t *bytes[2] = {r.bytesA, r.bytesB};
+        const int code[2] = {r.bytesA ? static_cast<int>(r.typeA) : kF64, r.bytesB ? static_cast<int>(r.typeB) : kF64};
+        for (std::uint64_t at = 0; at < r.count; at += kPairChunkElements) {
+            PairChunk c;
+            c.first = r.first + at;
+            c.count = std::min(kPairChunkElements, r.count - at);
+            for (int side = 0; side < 2; ++side) {
+                c.code[side] = code[side];
+                c.bytes[side] = bytes[side] ? bytes[side] + at * static_cast<std::uint64_t>(elemBytes(code[side])) : nullptr;
+            }
+            out.push_back(c);
+        }
+    }
+    return out;
+}
 
 std::vector<Chunk> chunksOf(const core::ElementSource &source)
 {
@@ -134,6 +175,15 @@ public:
             cudaFree(m_deviceCounts);
         if (m_deviceEdges)
             cudaFree(m_deviceEdges);
+        for (int s = 0; s < kSlots; ++s) {
+            for (double *d : m_deviceDoubles[s])
+                if (d)
+                    cudaFree(d);
+            if (m_hostPair[s])
+                cudaFreeHost(m_hostPair[s]);
+            if (m_devicePair[s])
+                cudaFree(m_devicePair[s]);
+        }
         cudaGetLastError();
     }
 
@@ -298,7 +348,186 @@ public:
         return BackendStatus::Ok;
     }
 
+    BackendStatus compare(const core::ElementSource &a, const core::ElementSource &b,
+                          const core::PairTolerance &tolerance, core::PairSummary &out, const core::ProgressFn &progress,
+                          std::uint64_t progressBase, std::uint64_t progressTotal, std::string *error) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        std::vector<PairChunk> chunks;
+        BackendStatus status = preparePair(a, b, chunks, error);
+        if (status != BackendStatus::Ok)
+            return status;
+        core::PairSummary total;
+        auto submit = [&](int slot, const PairChunk &c) -> cudaError_t {
+            const double *side[2] = {};
+            cudaError_t err = deviceDoubles(slot, c, side);
+            if (err != cudaSuccess)
+                return err;
+            if ((err = launchPairSummary(side[0], side[1], c.count, tolerance.rtol, tolerance.atol, m_devicePair[slot],
+                                         m_stream[slot]))
+                != cudaSuccess)
+                return err;
+            return cudaMemcpyAsync(m_hostPair[slot], m_devicePair[slot], momentBlocks(c.count) * sizeof(BlockPair),
+                                   cudaMemcpyDeviceToHost, m_stream[slot]);
+        };
+        // Called in chunk order, tiles in tile order: the merge order is fixed.
+        auto retire = [&](int slot, const PairChunk &c) {
+            const std::uint64_t blocks = momentBlocks(c.count);
+            for (std::uint64_t k = 0; k < blocks; ++k) {
+                const BlockPair &p = m_hostPair[slot][k];
+                core::PairSummary s;
+                s.numel = p.numel;
+                s.differing = p.differing;
+                s.nanDiffs = p.nanDiffs;
+                s.notClose = p.notClose;
+                s.maxAbsDiff = p.maxAbsDiff;
+                s.sumAbsDiff = p.sumAbsDiff;
+                s.sumSqDiff = p.sumSqDiff;
+                s.sumSqB = p.sumSqB;
+                s.dot = p.dot;
+                s.normA = p.normA;
+                s.normB = p.normB;
+                s.a = core::FiniteRange{p.minA, p.maxA, p.nonFiniteA};
+                s.b = core::FiniteRange{p.minB, p.maxB, p.nonFiniteB};
+                s.diff = core::FiniteRange{p.minDiff, p.maxDiff, p.nonFiniteDiff};
+                total.merge(s);
+            }
+        };
+        status = pairPipeline(a, b, chunks, submit, retire, progress, progressBase, progressTotal, error);
+        if (status != BackendStatus::Ok)
+            return status;
+        if (total.numel != a.size()) {
+            if (error)
+                *error = "the GPU summarised " + std::to_string(total.numel) + " of " + std::to_string(a.size())
+                    + " positions";
+            return BackendStatus::Failed;
+        }
+        out = total;
+        return BackendStatus::Ok;
+    }
+
+    BackendStatus pairHistogram(const core::ElementSource &a, const core::ElementSource &b,
+                                const core::PairBinSpec &spec, core::PairBinCounts &out,
+                                const core::ProgressFn &progress, std::uint64_t progressBase,
+                                std::uint64_t progressTotal, std::string *error) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (spec.bins == 0 || spec.bins > (1u << 20)) {
+            if (error)
+                *error = "a histogram needs between 1 and 1048576 bins";
+            return BackendStatus::Failed;
+        }
+        std::vector<PairChunk> chunks;
+        BackendStatus status = preparePair(a, b, chunks, error);
+        if (status != BackendStatus::Ok)
+            return status;
+        const std::size_t slots = std::size_t(3) * spec.bins;
+        cudaError_t err = cudaSuccess;
+        if (slots > m_countsCapacity) {
+            if (m_deviceCounts)
+                cudaFree(m_deviceCounts);
+            m_deviceCounts = nullptr;
+            m_countsCapacity = 0;
+            if ((err = cudaMalloc(reinterpret_cast<void **>(&m_deviceCounts), slots * sizeof(unsigned long long)))
+                != cudaSuccess)
+                return fail(error, "cudaMalloc (histogram counts)", err);
+            m_countsCapacity = slots;
+        }
+        if ((err = cudaMemsetAsync(m_deviceCounts, 0, slots * sizeof(unsigned long long), m_stream[0])) != cudaSuccess
+            || (err = cudaStreamSynchronize(m_stream[0])) != cudaSuccess)
+            return fail(error, "cudaMemsetAsync", err);
+        PairHistParams p{};
+        p.bins = spec.bins;
+        p.lo = spec.lo;
+        p.hi = spec.hi;
+        p.width = spec.hi - spec.lo; // as the CPU backend computes them
+        p.diffLo = spec.diffLo;
+        p.diffHi = spec.diffHi;
+        p.diffWidth = spec.diffHi - spec.diffLo;
+        p.binsD = static_cast<double>(spec.bins);
+        p.lastBinD = static_cast<double>(spec.bins) - 1.0;
+        p.counts = m_deviceCounts;
+        auto submit = [&](int slot, const PairChunk &c) -> cudaError_t {
+            const double *side[2] = {};
+            const cudaError_t e = deviceDoubles(slot, c, side);
+            if (e != cudaSuccess)
+                return e;
+            return launchPairHistogram(side[0], side[1], c.count, p, m_maxHistogramBlocks, m_stream[slot]);
+        };
+        auto retire = [](int, const PairChunk &) {};
+        status = pairPipeline(a, b, chunks, submit, retire, progress, progressBase, progressTotal, error);
+        if (status != BackendStatus::Ok)
+            return status;
+        std::vector<unsigned long long> counts(slots);
+        if ((err = cudaMemcpy(counts.data(), m_deviceCounts, slots * sizeof(unsigned long long), cudaMemcpyDeviceToHost))
+            != cudaSuccess)
+            return fail(error, "cudaMemcpy (histogram counts)", err);
+        out.a.assign(counts.begin(), counts.begin() + spec.bins);
+        out.b.assign(counts.begin() + spec.bins, counts.begin() + 2 * std::ptrdiff_t(spec.bins));
+        out.diff.assign(counts.begin() + 2 * std::ptrdiff_t(spec.bins), counts.end());
+        return BackendStatus::Ok;
+    }
+
 private:
+    // Sizes, the chunks of the two run lists' intersection, and the pair buffers (made on the first
+    // pair call: a process that never compares two tensors does not pay for them).
+    BackendStatus preparePair(const core::ElementSource &a, const core::ElementSource &b,
+                              std::vector<PairChunk> &chunks, std::string *error)
+    {
+        if (a.size() != b.size()) {
+            if (error)
+                *error = "the two sides have different numbers of elements (" + std::to_string(a.size()) + " and "
+                    + std::to_string(b.size()) + ")";
+            return BackendStatus::Failed;
+        }
+        const std::vector<core::PairRun> runs = core::pairRuns(a.runs(), b.runs());
+        std::uint64_t covered = 0;
+        for (const core::PairRun &r : runs)
+            covered += r.count;
+        if (covered != a.size()) {
+            if (error)
+                *error = "the two sides' element runs do not cover " + std::to_string(a.size()) + " positions";
+            return BackendStatus::Failed;
+        }
+        chunks = pairChunksOf(runs);
+        cudaError_t err = cudaSetDevice(m_device);
+        if (err != cudaSuccess)
+            return fail(error, "cudaSetDevice", err);
+        const std::size_t recordBytes = momentBlocks(kPairChunkElements) * sizeof(BlockPair);
+        for (int s = 0; s < kSlots; ++s) {
+            for (double *&d : m_deviceDoubles[s])
+                if (!d && (err = cudaMalloc(reinterpret_cast<void **>(&d), kPairChunkElements * sizeof(double)))
+                        != cudaSuccess)
+                    return fail(error, "cudaMalloc (pair buffers)", err);
+            if (!m_hostPair[s]
+                && (err = cudaHostAlloc(reinterpret_cast<void **>(&m_hostPair[s]), recordBytes, cudaHostAllocDefault))
+                    != cudaSuccess)
+                return fail(error, "cudaHostAlloc (pair results)", err);
+            if (!m_devicePair[s]
+                && (err = cudaMalloc(reinterpret_cast<void **>(&m_devicePair[s]), recordBytes)) != cudaSuccess)
+                return fail(error, "cudaMalloc (pair results)", err);
+        }
+        return BackendStatus::Ok;
+    }
+
+    // Both sides of the chunk staged in `slot` as device doubles: doubles are used where they lie
+    // (8-byte floats, and what the host cursors wrote), other encodings are converted on the device.
+    cudaError_t deviceDoubles(int slot, const PairChunk &c, const double *side[2])
+    {
+        for (int k = 0; k < 2; ++k) {
+            const void *staged = static_cast<const std::uint8_t *>(m_deviceStage[slot]) + k * kHalfStage;
+            if (c.code[k] == kF64) {
+                side[k] = static_cast<const double *>(staged);
+                continue;
+            }
+            const cudaError_t err = launchConvert(c.code[k], staged, c.count, m_deviceDoubles[slot][k], m_stream[slot]);
+            if (err != cudaSuccess)
+                return err;
+            side[k] = m_deviceDoubles[slot][k];
+        }
+        return cudaSuccess;
+    }
+
     BackendStatus fail(std::string *error, const char *what, cudaError_t err)
     {
         if (error)
@@ -406,6 +635,103 @@ private:
         return BackendStatus::Ok;
     }
 
+    // pipeline() for pairs: each chunk stages side a in the first half of its slot and side b in
+    // the second, raw bytes copied from the mapped file or doubles read through that side's cursor.
+    template<typename Submit, typename Retire>
+    BackendStatus pairPipeline(const core::ElementSource &a, const core::ElementSource &b,
+                               const std::vector<PairChunk> &chunks, Submit submit, Retire retire,
+                               const core::ProgressFn &progress, std::uint64_t progressBase,
+                               std::uint64_t progressTotal, std::string *error)
+    {
+        const core::ElementSource *sources[2] = {&a, &b};
+        std::unique_ptr<core::ElementCursor> cursors[2]; // made on the first chunk that needs the host
+        std::optional<std::size_t> inFlight[kSlots];
+        std::uint64_t done = 0, reported = 0;
+        cudaError_t err = cudaSuccess;
+
+        auto finish = [&](int slot) -> cudaError_t {
+            if (!inFlight[slot])
+                return cudaSuccess;
+            const cudaError_t e = cudaEventSynchronize(m_done[slot]);
+            if (e != cudaSuccess)
+                return e;
+            const PairChunk &c = chunks[*inFlight[slot]];
+            retire(slot, c);
+            done += c.count;
+            inFlight[slot].reset();
+            return cudaSuccess;
+        };
+        auto report = [&]() {
+            const std::uint64_t now = progressBase + done;
+            if (!progress || done == 0 || now <= reported)
+                return true;
+            reported = now;
+            return progress(now, progressTotal);
+        };
+
+        for (std::size_t k = 0; k < chunks.size(); ++k) {
+            const int slot = static_cast<int>(k % kSlots);
+            if ((err = finish(slot)) != cudaSuccess) {
+                drain();
+                return fail(error, "a kernel", err);
+            }
+            if (!report()) {
+                drain();
+                return BackendStatus::Cancelled;
+            }
+            const PairChunk &c = chunks[k];
+            for (int side = 0; side < 2; ++side) {
+                std::uint8_t *host = m_hostStage[slot] + side * kHalfStage;
+                const std::size_t bytes
+                    = static_cast<std::size_t>(c.count) * static_cast<std::size_t>(elemBytes(c.code[side]));
+                if (c.bytes[side]) {
+                    stageCopy(host, c.bytes[side], bytes);
+                } else {
+                    if (!cursors[side])
+                        cursors[side] = sources[side]->cursor();
+                    cursors[side]->seek(c.first);
+                    auto *dst = reinterpret_cast<double *>(host);
+                    std::size_t got = 0;
+                    while (got < c.count) {
+                        const std::size_t r
+                            = cursors[side]->read(std::span<double>(dst + got, static_cast<std::size_t>(c.count) - got));
+                        if (r == 0)
+                            break;
+                        got += r;
+                    }
+                    if (got != c.count) {
+                        drain();
+                        if (error)
+                            *error = "a tensor could not be read to the end";
+                        return BackendStatus::Failed;
+                    }
+                }
+                if ((err = cudaMemcpyAsync(static_cast<std::uint8_t *>(m_deviceStage[slot]) + side * kHalfStage, host,
+                                           bytes, cudaMemcpyHostToDevice, m_stream[slot]))
+                    != cudaSuccess) {
+                    drain();
+                    return fail(error, "queueing a chunk", err);
+                }
+            }
+            if ((err = submit(slot, c)) != cudaSuccess
+                || (err = cudaEventRecord(m_done[slot], m_stream[slot])) != cudaSuccess) {
+                drain();
+                return fail(error, "queueing a chunk", err);
+            }
+            inFlight[slot] = k;
+        }
+        const int firstSlot = static_cast<int>(chunks.size() % kSlots);
+        for (int i = 0; i < kSlots; ++i) {
+            if ((err = finish((firstSlot + i) % kSlots)) != cudaSuccess) {
+                drain();
+                return fail(error, "a kernel", err);
+            }
+        }
+        if (!report())
+            return BackendStatus::Cancelled;
+        return BackendStatus::Ok;
+    }
+
     std::mutex m_mutex;
     int m_device = 0;
     int m_maxHistogramBlocks = 1;
@@ -419,6 +745,10 @@ private:
     std::size_t m_countsCapacity = 0;
     double *m_deviceEdges = nullptr;
     std::size_t m_edgesCapacity = 0;
+    // Pairs: per slot, both sides converted to doubles, and the per-tile results.
+    double *m_deviceDoubles[kSlots][2] = {};
+    BlockPair *m_hostPair[kSlots] = {};
+    BlockPair *m_devicePair[kSlots] = {};
 };
 
 } // namespace

@@ -1,6 +1,8 @@
 // SPDX-FileCopyrightText: 2026 The ptscope authors
 // SPDX-License-Identifier: MIT
-// The CPU-only twin of cuda_histogram_backend.cpp, for builds without a CUDA toolkit.
+// The CPU-only twin of cuda_histogram_backend.cpp, for builds without a CUDA toolkit: no backend,
+// with the reason. Callers then use the CPU backend for everything, the statistics and the value
+// comparison (compare, pairHistogram) alike.
 #include "cuda_histogram_backend.h"
 
 namespace ptscope::cuda {

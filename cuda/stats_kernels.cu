@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 namespace ptscope::cuda::detail {
 
@@ -340,6 +341,179 @@ cudaError_t histogramFor(const void *data, std::uint64_t n, const HistParams &p,
     return cudaGetLastError();
 }
 
+
+// ---- pairs ----------------------------------------------------------------------------------------
+
+PTSCOPE_HD void pairInit(BlockPair &s)
+{
+    const double inf = bitsToDouble(0x7ff0000000000000ull);
+    s.numel = s.differing = s.nanDiffs = s.notClose = s.nonFiniteA = s.nonFiniteB = s.nonFiniteDiff = 0;
+    s.maxAbsDiff = s.sumAbsDiff = s.sumSqDiff = s.sumSqB = s.dot = s.normA = s.normB = 0.0;
+    s.minA = s.minB = s.minDiff = inf;
+    s.maxA = s.maxB = s.maxDiff = -inf;
+}
+
+// std::min / std::max's choice on ties, as the core's FiniteRange.
+PTSCOPE_HD void rangeAdd(double v, double &mn, double &mx, unsigned long long &nonFinite)
+{
+    if (fabs(v) <= 1.7976931348623157e308) {
+        mn = v < mn ? v : mn;
+        mx = mx < v ? v : mx;
+    } else {
+        ++nonFinite;
+    }
+}
+
+// core::accumulatePair for one position, operation for operation (--fmad=false keeps
+// atol + rtol * |y| and the squares separately rounded, as on the CPU).
+PTSCOPE_HD void pairAdd(BlockPair &s, double x, double y, double rtol, double atol)
+{
+    ++s.numel;
+    s.dot += x * y;
+    s.normA += x * x;
+    s.normB += y * y;
+    rangeAdd(x, s.minA, s.maxA, s.nonFiniteA);
+    rangeAdd(y, s.minB, s.maxB, s.nonFiniteB);
+    rangeAdd(x - y, s.minDiff, s.maxDiff, s.nonFiniteDiff);
+    if (x == y) { // equal infinities included: a difference of 0
+        s.sumSqB += y * y;
+        return;
+    }
+    ++s.differing;
+    const double d = fabs(x - y);
+    if (d != d) {
+        ++s.nanDiffs;
+        ++s.notClose;
+        return;
+    }
+    if (!(d <= atol + rtol * fabs(y)))
+        ++s.notClose;
+    s.maxAbsDiff = s.maxAbsDiff < d ? d : s.maxAbsDiff;
+    s.sumAbsDiff += d;
+    s.sumSqDiff += d * d;
+    s.sumSqB += y * y;
+}
+
+// `o` holds positions after `s`'s, as core::PairSummary::merge.
+PTSCOPE_HD void pairCombine(BlockPair &s, const BlockPair &o)
+{
+    s.numel += o.numel;
+    s.differing += o.differing;
+    s.nanDiffs += o.nanDiffs;
+    s.notClose += o.notClose;
+    s.nonFiniteA += o.nonFiniteA;
+    s.nonFiniteB += o.nonFiniteB;
+    s.nonFiniteDiff += o.nonFiniteDiff;
+    s.maxAbsDiff = s.maxAbsDiff < o.maxAbsDiff ? o.maxAbsDiff : s.maxAbsDiff;
+    s.sumAbsDiff += o.sumAbsDiff;
+    s.sumSqDiff += o.sumSqDiff;
+    s.sumSqB += o.sumSqB;
+    s.dot += o.dot;
+    s.normA += o.normA;
+    s.normB += o.normB;
+    s.minA = o.minA < s.minA ? o.minA : s.minA;
+    s.maxA = s.maxA < o.maxA ? o.maxA : s.maxA;
+    s.minB = o.minB < s.minB ? o.minB : s.minB;
+    s.maxB = s.maxB < o.maxB ? o.maxB : s.maxB;
+    s.minDiff = o.minDiff < s.minDiff ? o.minDiff : s.minDiff;
+    s.maxDiff = s.maxDiff < o.maxDiff ? o.maxDiff : s.maxDiff;
+}
+
+// The three bins of (x, y): x and y on the shared range, x - y on the difference's.
+PTSCOPE_HD void pairBins(double x, double y, const PairHistParams &p, int out[3])
+{
+    HistParams v{};
+    v.bins = p.bins;
+    v.lo = p.lo;
+    v.hi = p.hi;
+    v.width = p.width;
+    v.binsD = p.binsD;
+    v.lastBinD = p.lastBinD;
+    HistParams d = v;
+    d.lo = p.diffLo;
+    d.hi = p.diffHi;
+    d.width = p.diffWidth;
+    out[0] = linearBin(x, v);
+    out[1] = linearBin(y, v);
+    out[2] = linearBin(x - y, d);
+}
+
+// Element conversion of one side, so that the pair kernels read doubles whatever the two dtypes.
+template<int Code>
+__global__ void __launch_bounds__(kThreads) convertKernel(const void *src, std::uint64_t n, double *dst)
+{
+    const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+    for (std::uint64_t i = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+        dst[i] = load<Code>(src, i);
+}
+
+// One block per tile of kTile positions; thread t takes positions t, t + kThreads, ... of the tile,
+// then a fixed-order tree reduction in shared memory (the same on every run: deterministic).
+__global__ void __launch_bounds__(kThreads)
+    pairSummaryKernel(const double *a, const double *b, std::uint64_t n, double rtol, double atol, BlockPair *out)
+{
+    __shared__ BlockPair s[kThreads];
+    const int tid = static_cast<int>(threadIdx.x);
+    const std::uint64_t begin = static_cast<std::uint64_t>(blockIdx.x) * kTile;
+    const std::uint64_t end = begin + kTile < n ? begin + kTile : n;
+    BlockPair acc;
+    pairInit(acc);
+    for (std::uint64_t i = begin + static_cast<std::uint64_t>(tid); i < end; i += kThreads)
+        pairAdd(acc, a[i], b[i], rtol, atol);
+    s[tid] = acc;
+    __syncthreads();
+    for (int st = kThreads / 2; st > 0; st >>= 1) {
+        if (tid < st)
+            pairCombine(s[tid], s[tid + st]);
+        __syncthreads();
+    }
+    if (tid == 0)
+        out[blockIdx.x] = s[0];
+}
+
+// Grid-stride; per-block shared-memory counts (3 * bins) when they fit, else global 64-bit atomics.
+__global__ void __launch_bounds__(kThreads)
+    pairHistogramKernel(const double *a, const double *b, std::uint64_t n, PairHistParams p, bool shared)
+{
+    extern __shared__ unsigned int sPair[];
+    const unsigned int slots = 3u * p.bins;
+    if (shared)
+        for (unsigned int k = threadIdx.x; k < slots; k += blockDim.x)
+            sPair[k] = 0;
+    __syncthreads();
+    const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+    for (std::uint64_t i = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+        int pos[3];
+        pairBins(a[i], b[i], p, pos);
+        for (unsigned int k = 0; k < 3; ++k) {
+            if (pos[k] < 0)
+                continue;
+            const unsigned int slot = k * p.bins + static_cast<unsigned int>(pos[k]);
+            if (shared)
+                atomicAdd(&sPair[slot], 1u);
+            else
+                atomicAdd(&p.counts[slot], 1ull);
+        }
+    }
+    __syncthreads();
+    if (shared)
+        for (unsigned int k = threadIdx.x; k < slots; k += blockDim.x)
+            if (sPair[k])
+                atomicAdd(&p.counts[k], static_cast<unsigned long long>(sPair[k]));
+}
+
+template<int Code>
+cudaError_t convertFor(const void *src, std::uint64_t n, double *dst, cudaStream_t stream)
+{
+    if (n == 0)
+        return cudaSuccess;
+    std::uint64_t blocks = (n + kThreads - 1) / kThreads;
+    if (blocks > 65535)
+        blocks = 65535;
+    convertKernel<Code><<<static_cast<unsigned int>(blocks), kThreads, 0, stream>>>(src, n, dst);
+    return cudaGetLastError();
+}
+
 } // namespace
 
 int elemBytes(int code)
@@ -427,6 +601,60 @@ int hostLinearBin(double x, const HistParams &p)
 int hostLogBin(double x, const double *edges, unsigned int logBins)
 {
     return logBin(x, edges, logBins);
+}
+
+cudaError_t launchConvert(int code, const void *src, std::uint64_t n, double *dst, cudaStream_t stream)
+{
+    PTSCOPE_DISPATCH(convertFor, src, n, dst, stream)
+}
+
+cudaError_t launchPairSummary(const double *a, const double *b, std::uint64_t n, double rtol, double atol,
+                              BlockPair *out, cudaStream_t stream)
+{
+    const std::uint64_t blocks = momentBlocks(n);
+    if (blocks == 0)
+        return cudaSuccess;
+    if (blocks > 0x7fffffffull)
+        return cudaErrorInvalidValue;
+    pairSummaryKernel<<<static_cast<unsigned int>(blocks), kThreads, 0, stream>>>(a, b, n, rtol, atol, out);
+    return cudaGetLastError();
+}
+
+cudaError_t launchPairHistogram(const double *a, const double *b, std::uint64_t n, const PairHistParams &p,
+                                int maxBlocks, cudaStream_t stream)
+{
+    if (n == 0 || p.bins == 0)
+        return cudaSuccess;
+    const std::size_t sharedBytes = std::size_t(3) * p.bins * sizeof(unsigned int);
+    const bool shared = sharedBytes <= kSharedBudget;
+    std::uint64_t blocks = (n + kThreads - 1) / kThreads;
+    const std::uint64_t cap = static_cast<std::uint64_t>(maxBlocks > 0 ? maxBlocks : 1);
+    if (blocks > cap)
+        blocks = cap;
+    pairHistogramKernel<<<static_cast<unsigned int>(blocks), kThreads, shared ? sharedBytes : 0, stream>>>(
+        a, b, n, p, shared);
+    return cudaGetLastError();
+}
+
+BlockPair hostPairTile(const double *a, const double *b, std::uint64_t n, double rtol, double atol)
+{
+    // pairSummaryKernel's block 0, thread by thread, then its reduction tree.
+    const std::uint64_t end = n < kTile ? n : kTile;
+    std::vector<BlockPair> s(kThreads);
+    for (int t = 0; t < kThreads; ++t) {
+        pairInit(s[t]);
+        for (std::uint64_t i = static_cast<std::uint64_t>(t); i < end; i += kThreads)
+            pairAdd(s[t], a[i], b[i], rtol, atol);
+    }
+    for (int st = kThreads / 2; st > 0; st >>= 1)
+        for (int t = 0; t < st; ++t)
+            pairCombine(s[t], s[t + st]);
+    return s[0];
+}
+
+void hostPairBins(double x, double y, const PairHistParams &p, int out[3])
+{
+    pairBins(x, y, p, out);
 }
 
 #undef PTSCOPE_DISPATCH

@@ -61,4 +61,42 @@ double hostConvert(int code, const void *data, std::uint64_t i);
 int hostLinearBin(double x, const HistParams &p); // -1: skipped
 int hostLogBin(double x, const double *edges, unsigned int logBins); // -1: skipped
 
+// ---- pairs: two sources compared position by position (core/histogram_backend.h's pair rule) ----
+
+// One block's summary of its tile of kTile consecutive positions, as core::PairSummary holds it
+// (a, b and diff ranges flattened). The host merges the tiles in order with PairSummary::merge.
+struct BlockPair
+{
+    unsigned long long numel, differing, nanDiffs, notClose, nonFiniteA, nonFiniteB, nonFiniteDiff;
+    double maxAbsDiff, sumAbsDiff, sumSqDiff, sumSqB, dot, normA, normB;
+    double minA, maxA, minB, maxB, minDiff, maxDiff;
+};
+
+// Converts n elements of `code` at `src` to doubles at `dst` (both device memory), as the
+// statistics kernels read them.
+cudaError_t launchConvert(int code, const void *src, std::uint64_t n, double *dst, cudaStream_t stream);
+
+// Summarises positions [0, n) of a and b (device doubles) into momentBlocks(n) records.
+cudaError_t launchPairSummary(const double *a, const double *b, std::uint64_t n, double rtol, double atol,
+                              BlockPair *out, cudaStream_t stream);
+
+struct PairHistParams
+{
+    // The CPU backend's expressions (core/histogram_backend.h): a and b on [lo, hi], a - b on
+    // [diffLo, diffHi], `bins` bins each.
+    std::uint32_t bins;
+    double lo, hi, width, diffLo, diffHi, diffWidth, binsD, lastBinD;
+    unsigned long long *counts; // device, 3 * bins: a's, b's, then a - b's
+};
+
+// Adds the bins of positions [0, n) of a and b (device doubles) to p.counts.
+cudaError_t launchPairHistogram(const double *a, const double *b, std::uint64_t n, const PairHistParams &p,
+                                int maxBlocks, cudaStream_t stream);
+
+// The pair kernel's per-position rule, per-thread order and block reduction run on the host for
+// the first tile (at most kTile positions) of a and b: tests hold it to the core's accumulatePair.
+BlockPair hostPairTile(const double *a, const double *b, std::uint64_t n, double rtol, double atol);
+// The three bins the pair histogram kernel gives (x, y) (-1: skipped), in out[0..2].
+void hostPairBins(double x, double y, const PairHistParams &p, int out[3]);
+
 } // namespace ptscope::cuda::detail

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include "compare_view.h"
 
+#include "compute_backend.h"
 #include "explanation_panel.h"
 #include "models/compare_filter_proxy.h"
 #include "models/compare_model.h"
@@ -813,12 +814,16 @@ void CompareView::requestValues(std::uint32_t sourceTensor, std::uint32_t target
         [](QPromise<ValuesOutcome> &promise, std::shared_ptr<const core::Checkpoint> source,
            std::shared_ptr<const core::Checkpoint> target, std::uint32_t a, std::uint32_t b) {
             promise.setProgressRange(0, 1000);
-            auto r = core::compareTensorHistograms(*source, a, *target, b, 64,
-                                                   [&promise](std::uint64_t done, std::uint64_t total) {
-                                                       if (total > 0)
-                                                           promise.setProgressValue(int(done * 1000 / total));
-                                                       return !promise.isCanceled();
-                                                   });
+            // The job's backend: the GPU when one is usable, else every CPU core (the same numbers).
+            const auto backend = makeJobBackend();
+            auto r = core::compareTensorHistograms(
+                *source, a, *target, b, 64,
+                [&promise](std::uint64_t done, std::uint64_t total) {
+                    if (total > 0)
+                        promise.setProgressValue(int(done * 1000 / total));
+                    return !promise.isCanceled();
+                },
+                backend.get());
             ValuesOutcome out;
             if (r)
                 out.histograms = std::move(*r);

@@ -4,10 +4,11 @@
 """Write a transformer-shaped fp32 state_dict in torch.save's zip format with the standard library
 alone (no torch, no NumPy), for benchmarks on machines without torch:
 
-    python3 tests/bench/write_fp32_checkpoint.py OUT.pt [--layers N] [--d-model D]
+    python3 tests/bench/write_fp32_checkpoint.py OUT.pt [--layers N] [--d-model D] [--seed S]
 
 The default (d_model 2048, 5 layers, vocabulary 32000) holds 1.27 GB of fp32 in 53 tensors.
-Weights are normal(0, 0.02) from a fixed seed (a block of 2^20 values, tiled with a per-tensor
+Weights are normal(0, 0.02) from a fixed seed (--seed, default 0; another seed gives a checkpoint of
+the same layout with other weights, for value comparisons) (a block of 2^20 values, tiled with a per-tensor
 rotation), biases zero, LayerNorm weights one. The layout is torch's: archive/data.pkl (protocol 2,
 torch._utils._rebuild_tensor_v2 over persistent storages), archive/data/<key>, archive/version,
 archive/byteorder, all stored uncompressed. torch.load reads it.
@@ -80,8 +81,9 @@ def main(argv=None):
     ap.add_argument("out")
     ap.add_argument("--layers", type=int, default=5)
     ap.add_argument("--d-model", type=int, default=2048)
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    rng = random.Random(0)
+    rng = random.Random(args.seed)
     block = array.array("f", (rng.gauss(0.0, 0.02) for _ in range(1 << 20)))
     if sys.byteorder != "little":
         block.byteswap()

@@ -79,6 +79,7 @@ private Q_SLOTS:
     void sourceAndTargetKeys();
     void valuesCompared();
     void acrossFormats();
+    void valuesBackend();
     void humanReadable();
 };
 
@@ -93,6 +94,9 @@ void TestCliDiff::usageErrors_data()
     QTest::newRow("bad torch") << QStringList { QStringLiteral("diff"), QStringLiteral("--torch"), QStringLiteral("3"),
         a, a };
     QTest::newRow("key without value") << QStringList { QStringLiteral("diff"), a, a, QStringLiteral("--source-key") };
+    QTest::newRow("bad backend") << QStringList { QStringLiteral("diff"), QStringLiteral("--backend"),
+        QStringLiteral("gpu"), a, a };
+    QTest::newRow("backend without value") << QStringList { QStringLiteral("diff"), a, a, QStringLiteral("--backend") };
 }
 
 void TestCliDiff::usageErrors()
@@ -272,6 +276,84 @@ void TestCliDiff::valuesCompared()
     const QJsonObject m = diffJson(QStringLiteral("exact"), QStringLiteral("manifest"));
     QVERIFY(m[QStringLiteral("values")].toArray().isEmpty());
     QVERIFY(m[QStringLiteral("values_skipped")].isString());
+}
+
+// --backend: cpu compares on every core and says so (torch's numbers); cuda fails with the reason
+// where no GPU is usable (always with PTSCOPE_NO_CUDA=1), or gives the CPU's numbers where one is;
+// auto falls back to the CPU and says why.
+void TestCliDiff::valuesBackend()
+{
+    const QString pair = QStringLiteral("dict_comprehension_strip");
+    const QJsonObject rec = expected(pair);
+    const QJsonObject cpu = diffJson(pair, QStringLiteral("state_dict"), { QStringLiteral("--backend"),
+        QStringLiteral("cpu") });
+    QCOMPARE(cpu[QStringLiteral("values_backend")].toString(), QStringLiteral("cpu"));
+    QVERIFY(!cpu.contains(QStringLiteral("values_backend_reason")));
+    const QJsonObject want = rec[QStringLiteral("values")].toObject();
+    const QJsonArray got = cpu[QStringLiteral("values")].toArray();
+    QVERIFY(!want.isEmpty());
+    QCOMPARE(got.size(), want.size());
+    for (const QJsonValue &v : got) {
+        const QJsonObject g = v.toObject();
+        const QJsonObject w = want[g[QStringLiteral("key")].toString()].toObject();
+        QVERIFY2(!w.isEmpty(), qPrintable(g[QStringLiteral("key")].toString()));
+        QCOMPARE(g[QStringLiteral("numel")].toInteger(), w[QStringLiteral("numel")].toInteger());
+        QCOMPARE(g[QStringLiteral("differing")].toInteger(), w[QStringLiteral("differing")].toInteger());
+        QCOMPARE(g[QStringLiteral("identical")].toBool(), w[QStringLiteral("identical")].toBool());
+        QCOMPARE(g[QStringLiteral("allclose")].toBool(), w[QStringLiteral("allclose")].toBool());
+        QVERIFY(std::fabs(g[QStringLiteral("max_abs_diff")].toDouble() - w[QStringLiteral("max_abs_diff")].toDouble())
+            <= 1e-12);
+    }
+    // Without a manifest's values, nothing is said about a backend.
+    const QJsonObject manifest = diffJson(pair, QStringLiteral("manifest"), { QStringLiteral("--backend"),
+        QStringLiteral("cpu") });
+    QVERIFY(!manifest.contains(QStringLiteral("values_backend")));
+
+    const QString source = data(rec[QStringLiteral("source")].toString());
+    const QString target = data(rec[QStringLiteral("targets")].toObject()[QStringLiteral("state_dict")].toString());
+    QProcessEnvironment off = QProcessEnvironment::systemEnvironment();
+    off.insert(QStringLiteral("PTSCOPE_NO_CUDA"), QStringLiteral("1"));
+    const QString cli = QStringLiteral(PTSCOPE_CLI_PATH);
+    const Run refused = ptscope::test::runProgram(cli,
+        { QStringLiteral("diff"), QStringLiteral("--json"), QStringLiteral("--backend"), QStringLiteral("cuda"), source,
+            target },
+        {}, off);
+    QCOMPARE(refused.status, QProcess::NormalExit);
+    QCOMPARE(refused.exitCode, 1);
+    QVERIFY(refused.out.isEmpty());
+    QVERIFY2(refused.err.startsWith("ptscope-cli diff: cannot use --backend cuda: ") && refused.err.size() > 60,
+        refused.err.constData());
+    QVERIFY2(refused.err.contains("Use --backend cpu or auto"), refused.err.constData());
+    const Run fallback = ptscope::test::runProgram(cli, { QStringLiteral("diff"), QStringLiteral("--json"), source,
+        target }, {}, off);
+    QCOMPARE(fallback.exitCode, 0);
+    const QJsonObject f = QJsonDocument::fromJson(fallback.out).object();
+    QCOMPARE(f[QStringLiteral("values_backend")].toString(), QStringLiteral("cpu"));
+    QVERIFY(!f[QStringLiteral("values_backend_reason")].toString().isEmpty());
+    QCOMPARE(f[QStringLiteral("values")], cpu[QStringLiteral("values")]);
+    // The human output names the backend too.
+    const Run human = ptscope::test::runProgram(cli, { QStringLiteral("diff"), QStringLiteral("--backend"),
+        QStringLiteral("cpu"), source, target }, {}, off);
+    QCOMPARE(human.exitCode, 0);
+    QVERIFY2(human.out.contains("compared on the cpu backend"), human.out.constData());
+
+    // Here, without the switch: either a usable GPU (the CPU's counts) or the reason.
+    const Run cuda = runCli({ QStringLiteral("diff"), QStringLiteral("--json"), QStringLiteral("--backend"),
+        QStringLiteral("cuda"), source, target });
+    QCOMPARE(cuda.status, QProcess::NormalExit);
+    if (cuda.exitCode == 0) {
+        const QJsonObject c = QJsonDocument::fromJson(cuda.out).object();
+        QCOMPARE(c[QStringLiteral("values_backend")].toString(), QStringLiteral("cuda"));
+        const QJsonArray gv = c[QStringLiteral("values")].toArray();
+        QCOMPARE(gv.size(), got.size());
+        for (qsizetype i = 0; i < gv.size(); ++i)
+            for (const char *k : { "key", "numel", "differing", "identical", "allclose", "max_abs_diff" })
+                QCOMPARE(gv[i].toObject()[QLatin1String(k)], got[i].toObject()[QLatin1String(k)]);
+    } else {
+        QCOMPARE(cuda.exitCode, 1);
+        QVERIFY(cuda.out.isEmpty());
+        QVERIFY2(cuda.err.contains("cannot use --backend cuda: "), cuda.err.constData());
+    }
 }
 
 void TestCliDiff::acrossFormats()

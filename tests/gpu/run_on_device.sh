@@ -9,11 +9,14 @@
 # 1. configures a fresh build (build-device/) with CUDA on and warnings as errors, and builds
 #    ptscope-cli and the statistics tests with -j16 (stops at once on a configure or build error);
 # 2. runs tst_cuda_kernels_host, then tst_cuda_backend with PTSCOPE_REQUIRE_GPU=1 (a missing GPU is
-#    a failure there, not a skip), then the CPU statistics and CLI tests;
+#    a failure there, not a skip; it holds the statistics and the value comparison to the CPU's),
+#    then the CPU statistics, value comparison and CLI tests;
 # 3. writes a 1.27 GB fp32 checkpoint (once, cached in BENCH_DIR) with tests/bench/write_fp32_checkpoint.py (standard library
 #    only) and benchmarks ptscope-cli stats --backend cpu and --backend cuda, and torch on the CPU and
 #    the GPU when python3 imports torch (tests/bench/bench_stats.py, which also compares the counts
-#    and moments);
+#    and moments); then writes a second checkpoint of the same layout with other weights (--seed 1)
+#    and times ptscope-cli diff --json (the value comparison of every tensor) with --backend cpu
+#    and --backend cuda, checking that both give the same counts and flags and sums to 1e-6;
 # 4. prints a summary. Exit status: 0 when everything passed, 1 otherwise.
 #
 # Environment: OUT (logs; default build-device-logs/), JOBS (default 16), CUDA_ARCHS (default
@@ -90,7 +93,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 || say "warnin
 step "configure (CUDA on, -Werror, archs $CUDA_ARCHS)" "$LOGS/configure.log" 120 \
     cmake -S "$ROOT" -B "$BUILD" "-DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release}" -DPTSCOPE_CUDA=ON -DPTSCOPE_WERROR=ON \
     "-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCHS" || die "configure failed (see $LOGS/configure.log)"
-TARGETS=(ptscope-cli tst_cuda_kernels_host tst_cuda_backend tst_tensor_stats tst_cli)
+TARGETS=(ptscope-cli tst_cuda_kernels_host tst_cuda_backend tst_tensor_stats tst_cli tst_compare_core tst_cli_diff)
 step "build ${TARGETS[*]} (-j$JOBS)" "$LOGS/build.log" 300 \
     cmake --build "$BUILD" -j"$JOBS" --target "${TARGETS[@]}" || die "build failed (see $LOGS/build.log)"
 
@@ -103,6 +106,9 @@ step "tst_cuda_backend (GPU against CPU, PTSCOPE_REQUIRE_GPU=1)" "$LOGS/tst_cuda
 grep -E "^(Totals|QINFO.*CUDA|FAIL)" "$LOGS/tst_cuda_backend.log" | head -n 20 | tee -a "$SUMMARY"
 step "tst_tensor_stats (CPU)" "$LOGS/tst_tensor_stats.log" 120 "$BUILD/tests/tst_tensor_stats" || STATUS=1
 step "tst_cli" "$LOGS/tst_cli.log" 120 "$BUILD/tests/tst_cli" || STATUS=1
+step "tst_compare_core (value comparison on every CPU core)" "$LOGS/tst_compare_core.log" 120 \
+    "$BUILD/tests/tst_compare_core" || STATUS=1
+step "tst_cli_diff (diff --backend cpu and cuda)" "$LOGS/tst_cli_diff.log" 120 "$BUILD/tests/tst_cli_diff" || STATUS=1
 
 # --- 3. benchmark ----------------------------------------------------------------------------------
 mkdir -p "$BENCH_DIR"
@@ -130,6 +136,50 @@ if [ -s "$CKPT" ]; then
         "$PYTHON" tests/bench/bench_stats.py "$BUILD/app/ptscope-cli" --files "$CKPT" --backends "${BACKENDS[@]}" \
         --python "$PYTHON" --torch-devices "${TORCH_DEVICES[@]}" --runs "$BENCH_RUNS" || STATUS=1
     grep -E "^(\||ptscope-cli stats vs|Note)" "$LOGS/bench.log" | tee -a "$SUMMARY"
+
+    # The value comparison: the same layout, other weights; every tensor compared.
+    CKPT_B=$BENCH_DIR/transformer_fp32_d2048_L${CKPT_LAYERS}_seed1.pt
+    if [ ! -s "$CKPT_B" ]; then
+        step "write a second fp32 checkpoint (--seed 1)" "$LOGS/write_checkpoint_b.log" 180 \
+            "$PYTHON" tests/bench/write_fp32_checkpoint.py "$CKPT_B" --layers "$CKPT_LAYERS" --seed 1 || STATUS=1
+    fi
+    if [ -s "$CKPT_B" ]; then
+        cat "$CKPT" "$CKPT_B" >/dev/null # both in the page cache, for both backends alike
+        for backend in cpu cuda; do
+            for run in $(seq 1 "$BENCH_RUNS"); do
+                t0=$(date +%s%N)
+                if timeout 120 "$BUILD/app/ptscope-cli" diff --json --backend "$backend" "$CKPT" "$CKPT_B" \
+                    >"$LOGS/diff_$backend.json" 2>"$LOGS/diff_$backend.err"; then
+                    ms=$((($(date +%s%N) - t0) / 1000000))
+                    say "diff --backend $backend, run $run: $((ms / 1000)).$(printf %03d $((ms % 1000))) s"
+                else
+                    say "FAILED  diff --backend $backend (see $LOGS/diff_$backend.err)"
+                    STATUS=1
+                    break
+                fi
+            done
+        done
+        if [ -s "$LOGS/diff_cpu.json" ] && [ -s "$LOGS/diff_cuda.json" ]; then
+            "$PYTHON" - "$LOGS/diff_cpu.json" "$LOGS/diff_cuda.json" >"$LOGS/diff_agreement.log" 2>&1 <<'PY'
+import json, math, sys
+cpu, gpu = (json.load(open(p)) for p in sys.argv[1:3])
+assert cpu["values_backend"] == "cpu" and gpu["values_backend"] == "cuda", (cpu.get("values_backend"), gpu.get("values_backend"))
+assert len(cpu["values"]) == len(gpu["values"]) > 0
+worst = 0.0
+for c, g in zip(cpu["values"], gpu["values"]):
+    for k in ("key", "numel", "differing", "allclose", "identical", "max_abs_diff"):
+        assert c[k] == g[k], (c["key"], k, c[k], g[k])
+    for k in ("mean_abs_diff", "rel_l2", "cosine_similarity"):
+        a, b = float(c[k]), float(g[k])
+        if a != b and not (math.isnan(a) and math.isnan(b)):
+            worst = max(worst, abs(a - b) / max(abs(a), abs(b)) if k != "cosine_similarity" else abs(a - b))
+assert worst <= 1e-6, worst
+print(f"diff values: {len(cpu['values'])} tensors, CPU and CUDA agree (largest sum difference {worst:.2e})")
+PY
+            if [ $? -eq 0 ]; then tee -a "$SUMMARY" <"$LOGS/diff_agreement.log"; else
+                say "FAILED  diff values: CPU and CUDA disagree"; tail -n 5 "$LOGS/diff_agreement.log"; STATUS=1; fi
+        fi
+    fi
 fi
 
 # --- 4. summary ------------------------------------------------------------------------------------

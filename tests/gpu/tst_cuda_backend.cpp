@@ -5,7 +5,14 @@
 // for several bin counts; cancellation, progress and determinism. Without a usable GPU those tests
 // skip with the reason (PTSCOPE_REQUIRE_GPU=1 turns the skip into a failure, for GPU machines);
 // the fallback itself (the reason, and what ptscope-cli does with it) is tested everywhere.
+// Pairs (the value comparison and its histograms): every raw element type, mixed dtypes, strided
+// views (host cursors) against raw bytes, NaN and infinities, and the diff fixtures, CPU against GPU.
+// Before any Qt header: load_state_dict.h has a member named `slots`, a Qt keyword.
+#include "diff_json.h"
+#include "load_state_dict.h"
+
 #include "../cli/cli_run.h"
+#include "../core/pair_data.h"
 #include "../core/synthetic_checkpoint.h"
 
 #include "checkpoint.h"
@@ -15,8 +22,10 @@
 #include "histogram_backend.h"
 #include "tensor_data.h"
 #include "tensor_stats.h"
+#include "value_histogram.h"
 
 #include <QDir>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -117,6 +126,79 @@ Run runCli(const QStringList &args, const QProcessEnvironment &env = QProcessEnv
 
 const std::uint32_t kBinCounts[] = {1, 7, 64, 1000, 10000, 20000}; // 20000: global-memory counters
 
+// Empty when two value comparisons agree: counts, flags and the maximum exactly, the sums'
+// results to 1e-9 relative (cosine: absolute, it is at most 1).
+QString comparisonDifference(const ValueComparison &cpu, const ValueComparison &gpu)
+{
+    auto near = [](double a, double b, bool absolute) {
+        return sameDouble(a, b) || std::fabs(a - b) <= 1e-9 * (absolute ? 1.0 : std::max(std::fabs(a), std::fabs(b)));
+    };
+    const std::pair<const char *, bool> checks[] = {
+        {"numel", cpu.numel == gpu.numel},
+        {"differing", cpu.differing == gpu.differing},
+        {"nanDiffs", cpu.nanDiffs == gpu.nanDiffs},
+        {"allclose", cpu.allclose == gpu.allclose},
+        {"identical", cpu.identical == gpu.identical},
+        {"maxAbsDiff", sameDouble(cpu.maxAbsDiff, gpu.maxAbsDiff)},
+        {"meanAbsDiff", near(cpu.meanAbsDiff, gpu.meanAbsDiff, false)},
+        {"relativeL2", near(cpu.relativeL2, gpu.relativeL2, false)},
+        {"cosine", near(cpu.cosine, gpu.cosine, true)},
+    };
+    for (const auto &[what, ok] : checks)
+        if (!ok)
+            return QStringLiteral("%1: CPU max %2 mean %3 relL2 %4 cos %5 differing %6; GPU max %7 mean %8 relL2 %9 "
+                                  "cos %10 differing %11")
+                .arg(QLatin1String(what))
+                .arg(cpu.maxAbsDiff, 0, 'g', 17)
+                .arg(cpu.meanAbsDiff, 0, 'g', 17)
+                .arg(cpu.relativeL2, 0, 'g', 17)
+                .arg(cpu.cosine, 0, 'g', 17)
+                .arg(cpu.differing)
+                .arg(gpu.maxAbsDiff, 0, 'g', 17)
+                .arg(gpu.meanAbsDiff, 0, 'g', 17)
+                .arg(gpu.relativeL2, 0, 'g', 17)
+                .arg(gpu.cosine, 0, 'g', 17)
+                .arg(gpu.differing);
+    return {};
+}
+
+// The same for two sets of value histograms: ranges bit for bit, counts exactly.
+QString histogramsDifference(const ValueHistograms &cpu, const ValueHistograms &gpu)
+{
+    QString d = comparisonDifference(cpu.comparison, gpu.comparison);
+    if (!d.isEmpty())
+        return d;
+    if (cpu.nonFiniteSource != gpu.nonFiniteSource || cpu.nonFiniteTarget != gpu.nonFiniteTarget
+        || cpu.nonFiniteDifference != gpu.nonFiniteDifference)
+        return QStringLiteral("non-finite counts differ");
+    for (const auto &[what, c, g] : {std::tuple{"source", &cpu.source, &gpu.source},
+                                     std::tuple{"target", &cpu.target, &gpu.target},
+                                     std::tuple{"difference", &cpu.difference, &gpu.difference}}) {
+        if (!sameDouble(c->min, g->min) || !sameDouble(c->max, g->max))
+            return QStringLiteral("%1 range: CPU [%2, %3], GPU [%4, %5]")
+                .arg(QLatin1String(what))
+                .arg(c->min, 0, 'g', 17)
+                .arg(c->max, 0, 'g', 17)
+                .arg(g->min, 0, 'g', 17)
+                .arg(g->max, 0, 'g', 17);
+        if (c->counts != g->counts)
+            for (std::size_t i = 0; i < c->counts.size(); ++i)
+                if (i >= g->counts.size() || c->counts[i] != g->counts[i])
+                    return QStringLiteral("%1 bin %2: CPU %3, GPU %4")
+                        .arg(QLatin1String(what))
+                        .arg(i)
+                        .arg(c->counts[i])
+                        .arg(i < g->counts.size() ? g->counts[i] : 0);
+    }
+    return {};
+}
+
+template<typename T>
+QString errorOf(const Result<T> &r)
+{
+    return r.ok() ? QString() : QString::fromStdString(r.error().toString());
+}
+
 } // namespace
 
 class TestCudaBackend : public QObject
@@ -137,6 +219,11 @@ private Q_SLOTS:
     void largeAnalytic();
     void determinism();
     void progressAndCancel();
+    void pairRandom_data();
+    void pairRandom();
+    void pairEdgeCases();
+    void pairFixtures();
+    void pairDeterminismAndCancel();
 
 private:
     // Each GPU test starts with this: skips (or fails with PTSCOPE_REQUIRE_GPU=1) with the reason.
@@ -623,6 +710,171 @@ void TestCudaBackend::progressAndCancel()
     auto again = computeStats(s.cp, {0}, {}, {}, m_gpu.get());
     QVERIFY2(again.ok(), qPrintable(errorText(again)));
     QCOMPARE(again->mean, 1.0);
+}
+
+void TestCudaBackend::pairRandom_data()
+{
+    QTest::addColumn<QString>("dtypeA");
+    QTest::addColumn<QString>("dtypeB");
+    QTest::addColumn<bool>("strided"); // a through the host cursor, b as raw bytes
+    QTest::addColumn<bool>("close");
+    QTest::addColumn<int>("numel");
+    // Every RawElement encoding against itself (both sides converted on the device).
+    const char *dtypes[] = {"float64",         "float32",       "float16",        "bfloat16", "float8_e5m2",
+                            "float8_e4m3fn",   "float8_e5m2fnuz", "float8_e4m3fnuz", "float8_e8m0fnu", "int64",
+                            "int32",           "int16",         "int8",           "uint64",   "uint32",
+                            "uint16",          "uint8",         "bool"};
+    for (const char *d : dtypes)
+        QTest::addRow("%s", d) << QString::fromLatin1(d) << QString::fromLatin1(d) << false << false << 100'003;
+    // Mixed dtypes, and views read on the host against raw bytes converted on the device.
+    for (const char *d : {"float16", "bfloat16", "float8_e4m3fn", "int32", "uint8"}) {
+        QTest::addRow("%s vs float32", d) << QString::fromLatin1(d) << QStringLiteral("float32") << false << false
+                                          << 100'003;
+        QTest::addRow("strided %s vs float64", d) << QString::fromLatin1(d) << QStringLiteral("float64") << true
+                                                  << false << 100'003;
+    }
+    QTest::addRow("strided float32 vs float32") << QStringLiteral("float32") << QStringLiteral("float32") << true
+                                                << false << 100'003;
+    QTest::addRow("allclose, not equal") << QStringLiteral("float64") << QStringLiteral("float64") << false << true
+                                         << 100'003;
+    QTest::addRow("float32 close vs float64") << QStringLiteral("float32") << QStringLiteral("float64") << false
+                                              << true << 100'003;
+    // Several pair chunks (2^21 positions each), the staging slots reused, in both paths.
+    QTest::addRow("float16 vs float32, 5M") << QStringLiteral("float16") << QStringLiteral("float32") << false
+                                            << false << 5'000'011;
+    QTest::addRow("strided float32 vs float32, 5M") << QStringLiteral("float32") << QStringLiteral("float32") << true
+                                                    << false << 5'000'011;
+}
+
+void TestCudaBackend::pairRandom()
+{
+    PTSCOPE_NEED_GPU();
+    QFETCH(QString, dtypeA);
+    QFETCH(QString, dtypeB);
+    QFETCH(bool, strided);
+    QFETCH(bool, close);
+    QFETCH(int, numel);
+    Synthetic s;
+    std::uint32_t a = 0, b = 0;
+    ptscope::test::addPair(s, dtypeA.toStdString(), dtypeB.toStdString(), strided, close, std::size_t(numel),
+                           std::uint64_t(qHash(QByteArray(QTest::currentDataTag()))), a, b);
+    s.finish();
+    for (std::uint32_t bins : {1u, 64u, 5000u}) { // 5000: three sets of bins overflow shared memory
+        auto cpu = compareTensorHistograms(s.cp, a, s.cp, b, bins, {}, m_cpu.get());
+        auto gpu = compareTensorHistograms(s.cp, a, s.cp, b, bins, {}, m_gpu.get());
+        QVERIFY2(cpu.ok() && gpu.ok(), qPrintable(errorOf(cpu) + QStringLiteral("; ") + errorOf(gpu)));
+        const QString d = histogramsDifference(*cpu, *gpu);
+        QVERIFY2(d.isEmpty(), qPrintable(QStringLiteral("bins=%1: ").arg(bins) + d));
+        if (close)
+            QVERIFY(gpu->comparison.allclose && !gpu->comparison.identical);
+    }
+    auto cpu = compareTensorValues(s.cp, a, s.cp, b, m_cpu.get());
+    auto gpu = compareTensorValues(s.cp, a, s.cp, b, m_gpu.get());
+    QVERIFY2(cpu.ok() && gpu.ok(), qPrintable(errorOf(cpu) + QStringLiteral("; ") + errorOf(gpu)));
+    const QString d = comparisonDifference(*cpu, *gpu);
+    QVERIFY2(d.isEmpty(), qPrintable(d));
+}
+
+void TestCudaBackend::pairEdgeCases()
+{
+    PTSCOPE_NEED_GPU();
+    const double inf = kInf, nan = kNan;
+    const std::vector<std::pair<std::vector<double>, std::vector<double>>> cases = {
+        {{}, {}},
+        {{1.0}, {1.0}},
+        {{inf, -inf, inf, 0.0}, {inf, -inf, -inf, -0.0}}, // equal infinities differ by 0; inf - (-inf) = inf
+        {{nan, nan, 1.0}, {nan, 2.0, nan}},
+        {{0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}},             // cosine of zero vectors: 0 (eps clamp)
+        {{1e300, -1e300, 5.0}, {-1e300, 1e300, 5.0}},   // differences overflow to infinity
+        {std::vector<double>(50'000, 3.25), std::vector<double>(50'000, 3.25)},
+    };
+    for (std::size_t k = 0; k < cases.size(); ++k) {
+        Synthetic s;
+        const std::uint32_t a = s.addVector("float64", cases[k].first);
+        const std::uint32_t b = s.addVector("float64", cases[k].second);
+        s.finish();
+        auto cpu = compareTensorHistograms(s.cp, a, s.cp, b, 16, {}, m_cpu.get());
+        auto gpu = compareTensorHistograms(s.cp, a, s.cp, b, 16, {}, m_gpu.get());
+        QVERIFY2(cpu.ok() && gpu.ok(), qPrintable(errorOf(cpu) + QStringLiteral("; ") + errorOf(gpu)));
+        const QString d = histogramsDifference(*cpu, *gpu);
+        QVERIFY2(d.isEmpty(), qPrintable(QStringLiteral("case %1: ").arg(k) + d));
+    }
+    // Sizes that differ: the same refusal from both.
+    Synthetic s;
+    const std::uint32_t a = s.addVector("float32", std::vector<float>(10, 1.0f));
+    const std::uint32_t b = s.addVector("float32", std::vector<float>(11, 1.0f));
+    s.finish();
+    auto gpu = compareTensorValues(s.cp, a, s.cp, b, m_gpu.get());
+    QVERIFY(!gpu.ok());
+    QCOMPARE(gpu.error().code, ErrorCode::InvalidTensor);
+}
+
+// Every diff fixture pair with a target state dict: what ptscope-cli diff compares, CPU against GPU.
+void TestCudaBackend::pairFixtures()
+{
+    PTSCOPE_NEED_GPU();
+    QFile f(dataDir() + QStringLiteral("/diff/expected.json"));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QJsonObject pairs = QJsonDocument::fromJson(f.readAll()).object()[QStringLiteral("pairs")].toObject();
+    int compared = 0;
+    for (auto it = pairs.begin(); it != pairs.end(); ++it) {
+        const QJsonObject rec = it.value().toObject();
+        const QString targetFile = rec[QStringLiteral("targets")].toObject()[QStringLiteral("state_dict")].toString();
+        if (targetFile.isEmpty())
+            continue;
+        auto source = openCheckpoint((dataDir() + QStringLiteral("/diff/") + rec[QStringLiteral("source")].toString())
+                                         .toStdString());
+        auto target = openCheckpoint((dataDir() + QStringLiteral("/diff/") + targetFile).toStdString());
+        if (!source.ok() || !target.ok())
+            continue;
+        auto sd = sourceFromCheckpoint(**source);
+        auto model = modelFromCheckpoint(**target);
+        if (!sd.ok() || !model.ok())
+            continue;
+        const LoadOutcome o = emulateLoadStateDict(*model, *sd, TorchRules::Torch2);
+        const auto cpu = compareLoadedValues(**source, *sd, target->get(), *model, o, m_cpu.get());
+        const auto gpu = compareLoadedValues(**source, *sd, target->get(), *model, o, m_gpu.get());
+        QCOMPARE(gpu.size(), cpu.size());
+        for (std::size_t i = 0; i < cpu.size(); ++i) {
+            QCOMPARE(gpu[i].key, cpu[i].key);
+            QCOMPARE(gpu[i].cmp.has_value(), cpu[i].cmp.has_value());
+            if (!cpu[i].cmp)
+                continue;
+            const QString d = comparisonDifference(*cpu[i].cmp, *gpu[i].cmp);
+            QVERIFY2(d.isEmpty(), qPrintable(it.key() + QStringLiteral(" ") + QString::fromStdString(cpu[i].key)
+                                             + QStringLiteral(": ") + d));
+            ++compared;
+        }
+    }
+    QVERIFY(compared >= 100);
+}
+
+void TestCudaBackend::pairDeterminismAndCancel()
+{
+    PTSCOPE_NEED_GPU();
+    Synthetic s;
+    std::uint32_t a = 0, b = 0;
+    ptscope::test::addPair(s, "float32", "float32", false, false, 9'000'001, 3, a, b); // five pair chunks
+    s.finish();
+    auto first = compareTensorHistograms(s.cp, a, s.cp, b, 64, {}, m_gpu.get());
+    auto second = compareTensorHistograms(s.cp, a, s.cp, b, 64, {}, m_gpu.get());
+    QVERIFY(first.ok() && second.ok());
+    QVERIFY(std::memcmp(&first->comparison.meanAbsDiff, &second->comparison.meanAbsDiff, sizeof(double)) == 0);
+    QVERIFY(std::memcmp(&first->comparison.relativeL2, &second->comparison.relativeL2, sizeof(double)) == 0);
+    QVERIFY(std::memcmp(&first->comparison.cosine, &second->comparison.cosine, sizeof(double)) == 0);
+    QCOMPARE(first->difference.counts, second->difference.counts);
+
+    for (int stopAt : {1, 2, 7}) { // during pass 1, and during pass 2
+        int seen = 0;
+        auto cancelled = compareTensorHistograms(
+            s.cp, a, s.cp, b, 64, [&](std::uint64_t, std::uint64_t) { return ++seen < stopAt; }, m_gpu.get());
+        QVERIFY(!cancelled.ok());
+        QCOMPARE(cancelled.error().code, ErrorCode::Cancelled);
+        QCOMPARE(seen, stopAt);
+    }
+    auto again = compareTensorValues(s.cp, a, s.cp, b, m_gpu.get());
+    QVERIFY2(again.ok(), qPrintable(errorOf(again)));
+    QCOMPARE(again->differing, first->comparison.differing);
 }
 
 QTEST_GUILESS_MAIN(TestCudaBackend)

@@ -2,7 +2,8 @@
 // SPDX-License-Identifier: MIT
 // The CUDA kernels' element conversion and bin rules, compiled for the host from the same source
 // (cuda/stats_kernels.cu), held to the core's: every encoding of the 8- and 16-bit floats, random
-// patterns of the wider types, and whole histograms against the CPU backend. Runs without a GPU, so
+// patterns of the wider types, whole histograms against the CPU backend, and the pair rule (value
+// comparison and its three histograms) against the core's accumulatePair and CPU pair pass. Runs without a GPU, so
 // that the parts of the device code that must match bit for bit are checked in every CUDA build.
 #include "checkpoint.h"
 #include "dtype.h"
@@ -101,6 +102,9 @@ private Q_SLOTS:
     void conversion();
     void bins_data();
     void bins();
+    void pairTile_data();
+    void pairTile();
+    void pairBins();
 };
 
 void TestCudaKernelsHost::conversion_data()
@@ -240,6 +244,135 @@ void TestCudaKernelsHost::bins()
     }
     QCOMPARE(linear, cpu.counts);
     QCOMPARE(log, cpu.logCounts);
+}
+
+namespace {
+
+// Pairs with every case of the rule: equal values, equal and opposite infinities, NaN on either
+// side, nudged values (close), different values, zeros of both signs.
+void pairValues(std::size_t n, std::uint64_t seed, std::vector<double> &x, std::vector<double> &y)
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+    x.resize(n);
+    y.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double v = normal(rng) * 4.0;
+        switch (rng() % 12) {
+        case 0: x[i] = y[i] = v; break;
+        case 1: x[i] = y[i] = (rng() % 2 ? inf : -inf); break;
+        case 2: x[i] = inf; y[i] = -inf; break;
+        case 3: x[i] = nan; y[i] = v; break;
+        case 4: x[i] = v; y[i] = nan; break;
+        case 5: x[i] = v; y[i] = v * (1.0 + 1e-7); break;
+        case 6: x[i] = 0.0; y[i] = -0.0; break;
+        case 7: x[i] = v; y[i] = inf; break;
+        default: x[i] = v; y[i] = normal(rng); break;
+        }
+    }
+}
+
+bool sameOrNear(double a, double b)
+{
+    return sameDouble(a, b) || a == b || std::fabs(a - b) <= 1e-12 * std::max(std::fabs(a), std::fabs(b));
+}
+
+} // namespace
+
+void TestCudaKernelsHost::pairTile_data()
+{
+    QTest::addColumn<int>("n");
+    QTest::addColumn<bool>("finite"); // no infinity or NaN: the sums are numbers to compare
+    for (int n : {0, 1, 255, 257, 5000, int(detail::kTile)}) {
+        QTest::addRow("%d", n) << n << false;
+        QTest::addRow("%d finite", n) << n << true;
+    }
+}
+
+// The kernel's per-position rule, thread order and reduction (run on the host) against the core.
+void TestCudaKernelsHost::pairTile()
+{
+    QFETCH(int, n);
+    QFETCH(bool, finite);
+    std::vector<double> x, y;
+    pairValues(std::size_t(n), std::uint64_t(n) * 2 + finite, x, y);
+    if (finite)
+        for (std::size_t i = 0; i < x.size(); ++i)
+            if (!std::isfinite(x[i]) || !std::isfinite(y[i]))
+                x[i] = y[i] = 1.5;
+    PairSummary core;
+    accumulatePair(core, x.data(), y.data(), x.size(), PairTolerance{});
+    const detail::BlockPair gpu = detail::hostPairTile(x.data(), y.data(), x.size(), 1e-5, 1e-8);
+    QCOMPARE(gpu.numel, core.numel);
+    QCOMPARE(gpu.differing, core.differing);
+    QCOMPARE(gpu.nanDiffs, core.nanDiffs);
+    QCOMPARE(gpu.notClose, core.notClose);
+    QCOMPARE(gpu.nonFiniteA, core.a.nonFinite);
+    QCOMPARE(gpu.nonFiniteB, core.b.nonFinite);
+    QCOMPARE(gpu.nonFiniteDiff, core.diff.nonFinite);
+    QCOMPARE(gpu.maxAbsDiff, core.maxAbsDiff);
+    const std::pair<double, double> extrema[] = {{gpu.minA, core.a.min},       {gpu.maxA, core.a.max},
+                                                 {gpu.minB, core.b.min},       {gpu.maxB, core.b.max},
+                                                 {gpu.minDiff, core.diff.min}, {gpu.maxDiff, core.diff.max}};
+    for (const auto &[g, c] : extrema)
+        QCOMPARE(g, c);
+    const std::pair<double, double> sums[] = {{gpu.sumAbsDiff, core.sumAbsDiff}, {gpu.sumSqDiff, core.sumSqDiff},
+                                              {gpu.sumSqB, core.sumSqB},         {gpu.dot, core.dot},
+                                              {gpu.normA, core.normA},           {gpu.normB, core.normB}};
+    for (const auto &[g, c] : sums)
+        QVERIFY2(sameOrNear(g, c), qPrintable(QStringLiteral("%1 vs %2").arg(g, 0, 'g', 17).arg(c, 0, 'g', 17)));
+    if (finite && n > 100) // the case is what it says: finite sums with differences in them
+        QVERIFY(std::isfinite(gpu.dot) && gpu.sumSqDiff > 0);
+}
+
+// The pair histogram kernel's three bins against the CPU backend's pair pass.
+void TestCudaKernelsHost::pairBins()
+{
+    std::vector<double> x, y;
+    pairValues(200'000, 3, x, y);
+    // Values on the edges of both ranges, and the ranges' ends themselves.
+    for (int k = 0; k <= 64; ++k) {
+        x.push_back(-8.0 + 16.0 * k / 64);
+        y.push_back(x.back() - (-2.0 + 4.0 * k / 64));
+    }
+    VectorSource a(x), b(y);
+    auto backend = makeCpuHistogramBackend(2);
+    for (std::uint32_t bins : {1u, 7u, 64u, 2000u, 20000u}) {
+        PairBinSpec spec;
+        spec.bins = bins;
+        spec.lo = -8.0;
+        spec.hi = 8.0;
+        spec.diffLo = -2.0;
+        spec.diffHi = 2.0;
+        PairBinCounts cpu;
+        std::string why;
+        QVERIFY(backend->pairHistogram(a, b, spec, cpu, {}, 0, 0, &why) == BackendStatus::Ok);
+        detail::PairHistParams p{};
+        p.bins = bins;
+        p.lo = spec.lo;
+        p.hi = spec.hi;
+        p.width = spec.hi - spec.lo;
+        p.diffLo = spec.diffLo;
+        p.diffHi = spec.diffHi;
+        p.diffWidth = spec.diffHi - spec.diffLo;
+        p.binsD = static_cast<double>(bins);
+        p.lastBinD = static_cast<double>(bins) - 1.0;
+        std::vector<std::uint64_t> counts[3] = {std::vector<std::uint64_t>(bins), std::vector<std::uint64_t>(bins),
+                                                std::vector<std::uint64_t>(bins)};
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            int pos[3];
+            detail::hostPairBins(x[i], y[i], p, pos);
+            for (int k = 0; k < 3; ++k)
+                if (pos[k] >= 0)
+                    ++counts[k][static_cast<std::size_t>(pos[k])];
+            // The documented rule.
+            QCOMPARE(static_cast<std::int64_t>(pos[2]), histcBin(x[i] - y[i], spec.diffLo, spec.diffHi, bins));
+        }
+        QCOMPARE(counts[0], cpu.a);
+        QCOMPARE(counts[1], cpu.b);
+        QCOMPARE(counts[2], cpu.diff);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestCudaKernelsHost)
