@@ -21,6 +21,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDir>
 #include <QDirIterator>
 #include <QDragEnterEvent>
 #include <QDropEvent>
@@ -75,15 +76,9 @@ MainWindow::OpenOutcome openInWorker(const QString &path)
         }
         const QByteArray bytes = f.readAll();
         file = core::MappedFile::fromBuffer(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), path.toStdString());
-    } else {
-        auto mapped = core::MappedFile::open(path.toStdString());
-        if (!mapped) {
-            out.error = QString::fromStdString(mapped.error().toString());
-            return out;
-        }
-        file = std::move(mapped.value());
     }
-    auto result = core::openCheckpoint(file);
+    // A file by its content; a model folder as transformers loads it (the index, else its one checkpoint).
+    auto result = file ? core::openCheckpoint(file) : core::openCheckpoint(path.toStdString());
     if (!result)
         out.error = QString::fromStdString(result.error().toString());
     else
@@ -250,7 +245,7 @@ void MainWindow::createWidgets()
 
     showMessage(tr("<h2>Drop a PyTorch checkpoint here</h2>"
                    "<p>or use <b>File › Open</b> (Ctrl+O), or <b>Help › Open sample</b>.</p>"
-                   "<p>.pt .pth .bin .ckpt .tar .safetensors — the pickle is never executed.</p>"));
+                   "<p>.pt .pth .bin .ckpt .tar .safetensors, or a model folder — the pickle is never executed.</p>"));
 }
 
 void MainWindow::createActions()
@@ -259,6 +254,10 @@ void MainWindow::createActions()
     QAction *open = file->addAction(QIcon::fromTheme(QStringLiteral("document-open")), tr("&Open…"), this,
                                     &MainWindow::chooseFile);
     open->setShortcut(QKeySequence::Open);
+    QAction *openFolder = file->addAction(QIcon::fromTheme(QStringLiteral("folder-open")), tr("Open &Folder…"), this,
+                                          &MainWindow::chooseFolder);
+    openFolder->setObjectName(QStringLiteral("openFolderAction"));
+    openFolder->setToolTip(tr("A model folder (save_pretrained): its shard index or its one checkpoint"));
     QAction *compare = file->addAction(tr("&Compare with…"), this, &MainWindow::chooseCompare);
     compare->setObjectName(QStringLiteral("compareAction"));
     compare->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
@@ -385,7 +384,7 @@ bool MainWindow::canOpen(const QString &path)
                                          QStringLiteral("ckpt"), QStringLiteral("tar"),  QStringLiteral("safetensors"),
                                          QStringLiteral("pkl"),  QStringLiteral("pickle"), QStringLiteral("json")};
     const QFileInfo info(path);
-    return suffixes.contains(info.suffix(), Qt::CaseInsensitive);
+    return info.isDir() || suffixes.contains(info.suffix(), Qt::CaseInsensitive);
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent *event)
@@ -489,6 +488,14 @@ void MainWindow::chooseFile()
         openFile(path);
 }
 
+void MainWindow::chooseFolder()
+{
+    const QString dir = m_path.isEmpty() || m_path.startsWith(QLatin1Char(':')) ? QString() : QFileInfo(m_path).path();
+    const QString path = QFileDialog::getExistingDirectory(this, tr("Open a model folder"), dir);
+    if (!path.isEmpty())
+        openFile(path);
+}
+
 // --- Report export (File > Export…) ---
 void MainWindow::exportReport()
 {
@@ -518,7 +525,7 @@ void MainWindow::showMessage(const QString &html)
 
 void MainWindow::openFile(const QString &path)
 {
-    const QString absolute = path.startsWith(QLatin1Char(':')) ? path : QFileInfo(path).absoluteFilePath();
+    const QString absolute = path.startsWith(QLatin1Char(':')) ? path : QDir::cleanPath(QFileInfo(path).absoluteFilePath());
     const std::uint64_t generation = ++m_openGeneration;
     m_statsFuture.cancel();
     m_histFuture.cancel();

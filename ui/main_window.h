@@ -120,6 +120,7 @@ private:
     void updateBusy();
     void showAbout();
     void chooseFile();
+    void chooseFolder();
     void chooseCompare();
     void onDroppedOne(const QString &path, const QPoint &globalPos);
 

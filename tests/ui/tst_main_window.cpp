@@ -324,6 +324,47 @@ private slots:
         QCOMPARE(window.tensorModel()->rowCount(), 5);
     }
 
+    void droppedFolderOpensItsCheckpoint()
+    {
+        // transformers' save_pretrained folder: three safetensors shards and their index.
+        const QString folder = QStringLiteral(PTSCOPE_TEST_DATA_DIR "/torch-2.14/fixtures/hf_gpt2");
+        ui::MainWindow window;
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QSignalSpy opened(&window, &ui::MainWindow::fileOpened);
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(folder + QLatin1Char('/'))});
+        QDragEnterEvent enter(QPoint(50, 50), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&window, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(50, 50), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&window, &drop);
+        QVERIFY(drop.isAccepted());
+        QTRY_COMPARE(opened.count(), 1);
+        QCOMPARE(opened.at(0).at(0).toString(), folder);
+        QVERIFY(window.windowTitle().startsWith(QStringLiteral("hf_gpt2")));
+        // Keys from all three shards, e.g. the first layer's attention and the final LayerNorm.
+        QVERIFY(window.tensorModel()->indexForKey(QStringLiteral("transformer.h.0.attn.c_attn.weight")).isValid());
+        QVERIFY(window.tensorModel()->indexForKey(QStringLiteral("transformer.ln_f.weight")).isValid());
+        QVERIFY(window.checkpoint());
+        QCOMPARE(window.checkpoint()->stateDict.entries.size(), std::size_t(28));
+    }
+
+    void ambiguousFolderSaysWhatIsThere()
+    {
+        QTemporaryDir dir;
+        QVERIFY(QFile::copy(kSample, dir.filePath(QStringLiteral("first.pt"))));
+        QVERIFY(QFile::copy(kSample, dir.filePath(QStringLiteral("second.pt"))));
+        ui::MainWindow window;
+        QSignalSpy failed(&window, &ui::MainWindow::openFailed);
+        window.openFile(dir.path());
+        QTRY_COMPARE(failed.count(), 1);
+        const QString error = failed.at(0).at(1).toString();
+        QVERIFY2(error.contains(QStringLiteral("first.pt")) && error.contains(QStringLiteral("second.pt")),
+                 qPrintable(error));
+        QVERIFY(!window.checkpoint());
+    }
+
     void unreadableFileShowsAMessage()
     {
         QTemporaryDir dir;
