@@ -18,9 +18,24 @@ int cudaDeviceCount(std::string *reason)
     int count = 0;
     const cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess) {
-        // No device, no driver and an insufficient driver all mean "use the CPU".
-        if (reason)
-            *reason = std::string("CUDA unavailable: ") + cudaGetErrorString(err);
+        // No device, no driver and an insufficient driver all mean "use the CPU"; the reason tells
+        // them apart, since the runtime reports a missing driver as an insufficient one.
+        if (reason) {
+            int driver = 0;
+            int runtime = 0;
+            cudaRuntimeGetVersion(&runtime);
+            const bool haveDriver = cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0;
+            char buf[256];
+            if (err == cudaErrorInsufficientDriver && !haveDriver)
+                std::snprintf(buf, sizeof buf, "CUDA unavailable: no NVIDIA driver is installed (libcuda.so.1 not found)");
+            else if (err == cudaErrorInsufficientDriver)
+                std::snprintf(buf, sizeof buf,
+                              "CUDA unavailable: the NVIDIA driver supports CUDA %d.%d, this build needs %d.%d or newer",
+                              driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10);
+            else
+                std::snprintf(buf, sizeof buf, "CUDA unavailable: %s", cudaGetErrorString(err));
+            *reason = buf;
+        }
         cudaGetLastError();
         return 0;
     }

@@ -34,6 +34,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <dlfcn.h>
 #include <limits>
 #include <memory>
 #include <random>
@@ -288,6 +289,11 @@ void TestCudaBackend::fallbackReason()
         QVERIFY(!m_why.empty());
         QCOMPARE(m_why, why); // the device query's own words: "no CUDA device found", "CUDA unavailable: ..."
         QVERIFY2(QString::fromStdString(m_why).contains(QStringLiteral("CUDA")), m_why.c_str());
+        // Without a driver the runtime says "driver version is insufficient"; the reason says what is missing.
+        if (void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL))
+            dlclose(driver);
+        else
+            QVERIFY2(QString::fromStdString(m_why).contains(QStringLiteral("no NVIDIA driver")), m_why.c_str());
     } else {
         QVERIFY2(m_gpu != nullptr, m_why.c_str()); // a GPU is there: the backend must come up
         QCOMPARE(m_gpu->name(), std::string("cuda"));
