@@ -125,8 +125,9 @@ enum class BackendStatus { Ok, Cancelled, Failed };
 //         otherwise: notClose += !(d <= atol + rtol * |y|); maxAbsDiff = max(maxAbsDiff, d);
 //                    sumAbsDiff += d; sumSqDiff += d * d; sumSqB += y * y
 //     x, y and x - y: a finite value widens its range (min, max), any other is counted non-finite.
-// Backends sum in element order within a work item and merge items in a fixed order, so a result
-// does not depend on the number of threads; counts, flags and extrema are exact everywhere, sums
+// Backends sum in a fixed order within a work item (the CPU: four interleaved lanes, see
+// accumulatePair) and merge items in a fixed order, so a result does not depend on the number of
+// threads; counts, flags and extrema are exact everywhere, sums
 // agree across backends to rounding.
 
 // The finite minimum and maximum of some values, and how many were not finite.
@@ -173,8 +174,9 @@ struct PairSummary
     void merge(const PairSummary &o);
 };
 
-// Adds positions x[i], y[i] (i < n) to `s` with the rule above, in element order: the reference
-// every backend is held to.
+// Adds positions x[i], y[i] (i < n) to `s` with the rule above: the reference every backend is held
+// to. Sums run in four interleaved lanes (position i in lane i % 4), added (l0 + l1) + (l2 + l3)
+// at the end of the call, the same on every machine; counts, flags and extrema are exact.
 void accumulatePair(PairSummary &s, const double *x, const double *y, std::size_t n, const PairTolerance &tol);
 
 // Second pass: `bins` histc bins (rule at the top of this file) of x and of y on the shared range
