@@ -476,7 +476,7 @@ ModelStructure structureFromStateDict(const Checkpoint &cp, const std::vector<St
     const bool hasMetadata = readMetadata(cp, dictId, metadata);
     ModelStructure m = buildFromKeys(keys, recordsFromMetadata(metadata));
     m.origin = hasMetadata ? "inferred from the state_dict's keys and its _metadata"
-                           : "inferred from the state_dict's keys (it has no _metadata)";
+                           : "inferred from the state_dict's keys; it has no _metadata";
     m.notes.push_back("module classes are not recorded in a state_dict: a module holding running_mean, running_var "
                       "and num_batches_tracked is taken for a BatchNorm; children set to None, non-persistent "
                       "buffers and InstanceNorm's pre-0.4 check cannot be known (a manifest records them, see "
