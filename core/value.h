@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,31 +79,75 @@ struct Value
     std::uint32_t builds = 0;    // how many BUILDs were applied
 };
 
+// The values of a pickle, addressed by ValueId. Stored in fixed chunks, so that adding a value never
+// moves the others (a whole-model pickle makes millions of them: no reallocation copies, no
+// doubled peak) and references stay valid while values are added.
 class ValueArena
 {
 public:
+    ValueArena() = default;
+    ValueArena(const ValueArena &) = delete;
+    ValueArena &operator=(const ValueArena &) = delete;
+    ValueArena(ValueArena &&o) noexcept
+        : m_chunks(std::move(o.m_chunks))
+        , m_size(std::exchange(o.m_size, 0))
+    {
+    }
+    ValueArena &operator=(ValueArena &&o) noexcept
+    {
+        if (this != &o) {
+            clear();
+            m_chunks = std::move(o.m_chunks);
+            m_size = std::exchange(o.m_size, 0);
+        }
+        return *this;
+    }
+    ~ValueArena() { clear(); }
+
     ValueId add(Value v)
     {
-        m_values.push_back(std::move(v));
-        return static_cast<ValueId>(m_values.size() - 1);
+        if ((m_size & (kChunk - 1)) == 0 && (m_size >> kShift) == m_chunks.size())
+            m_chunks.push_back(std::make_unique<Chunk>());
+        new (slot(m_size)) Value(std::move(v));
+        return static_cast<ValueId>(m_size++);
     }
-    Value &operator[](ValueId id) { return m_values[id]; }
-    const Value &operator[](ValueId id) const { return m_values[id]; }
-    bool valid(ValueId id) const { return id < m_values.size(); }
-    std::size_t size() const { return m_values.size(); }
-    void reserve(std::size_t n) { m_values.reserve(n); }
+    Value &operator[](ValueId id) { return *slot(id); }
+    const Value &operator[](ValueId id) const { return *slot(id); }
+    bool valid(ValueId id) const { return id < m_size; }
+    std::size_t size() const { return m_size; }
+    void reserve(std::size_t n) { m_chunks.reserve((n + kChunk - 1) >> kShift); }
 
     // Convenience lookups used by the interpretation layers.
-    bool isString(ValueId id) const { return valid(id) && m_values[id].kind == ValueKind::String; }
-    bool isInt(ValueId id) const { return valid(id) && m_values[id].kind == ValueKind::Int; }
+    bool isString(ValueId id) const { return valid(id) && (*this)[id].kind == ValueKind::String; }
+    bool isInt(ValueId id) const { return valid(id) && (*this)[id].kind == ValueKind::Int; }
     bool isGlobal(ValueId id, const char *module, const char *name) const
     {
-        return valid(id) && m_values[id].kind == ValueKind::Global && m_values[id].text == module
-            && m_values[id].name == name;
+        return valid(id) && (*this)[id].kind == ValueKind::Global && (*this)[id].text == module
+            && (*this)[id].name == name;
     }
 
 private:
-    std::vector<Value> m_values;
+    static constexpr unsigned kShift = 12; // 4096 values (about 0.75 MiB) a chunk
+    static constexpr std::size_t kChunk = std::size_t(1) << kShift;
+    struct Chunk
+    {
+        alignas(Value) unsigned char bytes[kChunk * sizeof(Value)];
+    };
+
+    Value *slot(std::size_t i) const
+    {
+        return std::launder(reinterpret_cast<Value *>(m_chunks[i >> kShift]->bytes + (i & (kChunk - 1)) * sizeof(Value)));
+    }
+    void clear()
+    {
+        for (std::size_t i = 0; i < m_size; ++i)
+            slot(i)->~Value();
+        m_size = 0;
+        m_chunks.clear();
+    }
+
+    std::vector<std::unique_ptr<Chunk>> m_chunks;
+    std::size_t m_size = 0;
 };
 
 } // namespace ptscope::core
