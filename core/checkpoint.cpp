@@ -110,9 +110,12 @@ std::optional<std::int64_t> parseDecimal(std::string_view s)
 class Reader
 {
 public:
-    Reader(Checkpoint &cp, const OpenOptions &options)
+    // `parsed`: the main pickle as the security scan read it (may be null), taken over instead of
+    // parsing it again when it is the same pickle.
+    Reader(Checkpoint &cp, const OpenOptions &options, ParsedPickle *parsed = nullptr)
         : m_cp(cp)
         , m_options(options)
+        , m_parsed(parsed)
     {
     }
 
@@ -132,6 +135,7 @@ private:
 
     Checkpoint &m_cp;
     const OpenOptions &m_options;
+    ParsedPickle *m_parsed = nullptr;
     int m_nestedDepth = 0;
     int m_nestedCount = 0;
 };
@@ -140,7 +144,16 @@ Result<PickleResult> Reader::runPickle(std::span<const std::uint8_t> bytes, cons
                                        std::uint64_t base, TorchInterpreter &interp)
 {
     const ValueId first = static_cast<ValueId>(m_cp.arena.size());
-    auto result = unpickle(bytes, m_cp.arena, where, base, m_options.pickleLimits);
+    // The scan's parse of these very bytes (same member, offset and size, same limits), when the
+    // arena is still empty, so that its value ids stay what they were.
+    const bool adopt = m_parsed && m_parsed->arena.size() > 0 && first == 0 && where == m_parsed->label
+        && base == m_parsed->base && bytes.size() == m_parsed->size;
+    auto result = adopt ? Result<PickleResult>(std::move(m_parsed->result))
+                        : unpickle(bytes, m_cp.arena, where, base, m_options.pickleLimits);
+    if (adopt) {
+        m_cp.arena = std::move(m_parsed->arena);
+        m_parsed = nullptr;
+    }
     if (!result)
         return result;
     for (auto &w : result->warnings)
@@ -589,7 +602,17 @@ Result<std::shared_ptr<const Checkpoint>> openCheckpoint(std::shared_ptr<const M
     cp->fileSize = file->size();
     cp->file = file;
     const Sniff sniff = sniffFormat(file->bytes());
-    Reader reader(*cp, options);
+    // The security scan reads every pickle first; the reader takes over its parse of the main one.
+    ScanOptions scanOptions;
+    scanOptions.pickleLimits = options.pickleLimits;
+    ParsedPickle mainPickle;
+    std::optional<SecurityReport> report;
+    if (sniff.container != Container::ShardIndex && sniff.container != Container::Refused) {
+        scanOptions.keepMainPickle = &mainPickle;
+        report = scanFile(file, scanOptions);
+        scanOptions.keepMainPickle = nullptr;
+    }
+    Reader reader(*cp, options, &mainPickle);
     Status status = Ok{};
     switch (sniff.container) {
     case Container::Refused: return withPath(sniff.error, cp->path);
@@ -608,9 +631,9 @@ Result<std::shared_ptr<const Checkpoint>> openCheckpoint(std::shared_ptr<const M
     if (!status)
         return withPath(status.error(), cp->path);
     analyzeCheckpoint(*cp, options);
-    ScanOptions scanOptions;
-    scanOptions.pickleLimits = options.pickleLimits;
-    if (cp->format == FileFormat::Sharded) {
+    if (report) {
+        cp->security = std::make_shared<const SecurityReport>(std::move(*report));
+    } else {
         const std::string dir = cp->path.substr(0, cp->path.find_last_of('/') + 1);
         std::vector<std::pair<std::string, SecurityReport>> shards;
         for (const std::string &name : cp->shards) {
@@ -632,8 +655,6 @@ Result<std::shared_ptr<const Checkpoint>> openCheckpoint(std::shared_ptr<const M
             shards.emplace_back(name, std::move(missing));
         }
         cp->security = std::make_shared<const SecurityReport>(mergeShardReports(shards));
-    } else {
-        cp->security = std::make_shared<const SecurityReport>(scanFile(file, scanOptions));
     }
     return std::shared_ptr<const Checkpoint>(std::move(cp));
 }

@@ -781,6 +781,14 @@ std::uint64_t Scanner::scanPickle(std::span<const std::uint8_t> bytes, std::uint
     }
     if (role == PickleRole::Loaded && depth == 0)
         m_loaded.push_back(std::move(lp));
+    if (ParsedPickle *keep = m_options.keepMainPickle;
+        keep && complete && role == PickleRole::Loaded && depth == 0 && bytes.size() > keep->size) {
+        keep->label = label;
+        keep->base = base;
+        keep->size = bytes.size();
+        keep->arena = std::move(arena);
+        keep->result = std::move(*result);
+    }
     return used;
 }
 

@@ -89,11 +89,26 @@ struct SecurityReport
     WeightsOnlyCheck torch113;               // torch 1.13: torch.load(..., weights_only=True)
 };
 
+// A pickle the scan read to its end, as unpickle() left it (not interpreted), with what identifies
+// it: openCheckpoint scans first and hands the file's main pickle to its reader, so that a large
+// pickle (a whole model, tens of thousands of tensors) is parsed once, not twice.
+struct ParsedPickle
+{
+    std::string label;      // the zip member's name, or "pickle" for a plain pickle file
+    std::uint64_t base = 0; // file offset of its first byte when stored; 0 inside a deflated member
+    std::uint64_t size = 0; // its bytes
+    ValueArena arena;       // its values alone (ids from 0)
+    PickleResult result;
+};
+
 struct ScanOptions
 {
     PickleLimits pickleLimits;
     std::uint32_t maxPickles = 10'000;       // pickles scanned in one file (stacked, embedded, members)
     std::uint32_t maxFindings = 1'000;       // distinct findings kept; further ones are counted in a last one
+    // When set: the largest pickle torch.load reads first-hand (data.pkl, a plain pickle file) that
+    // was read completely is moved here (arena empty when there was none).
+    ParsedPickle *keepMainPickle = nullptr;
 };
 
 // Scans one file by its content. Never fails: anything it cannot read becomes a "not fully read"

@@ -119,6 +119,7 @@ private Q_SLOTS:
     void budgetsFailClosed();
     void safetensorsAndShards();
     void checkpointCarriesReport();
+    void mainPickleParsedOnce();
 };
 
 void TestSecurityScan::fixtures_data()
@@ -554,6 +555,44 @@ void TestSecurityScan::checkpointCarriesReport()
     auto evil = openCheckpoint(securityFile(QStringLiteral("reduce_os_system.pt")));
     QVERIFY(evil); // opening never runs anything, so a hostile file opens and says so
     QCOMPARE(securityReport(**evil).verdict, Verdict::Dangerous);
+}
+
+// openCheckpoint scans first and hands the main pickle to its reader: the scan keeps data.pkl (or a
+// plain pickle file) exactly as unpickle() leaves it, and nothing it could not read to the end.
+void TestSecurityScan::mainPickleParsedOnce()
+{
+    auto file = MappedFile::open(securityFile(QStringLiteral("training_checkpoint.pt")));
+    QVERIFY(file);
+    ParsedPickle kept;
+    ScanOptions options;
+    options.keepMainPickle = &kept;
+    scanFile(*file, options);
+    QVERIFY(QString::fromStdString(kept.label).endsWith(QStringLiteral("/data.pkl")));
+    QVERIFY(kept.size > 0 && kept.arena.size() > 0);
+    ValueArena fresh;
+    std::span<const std::uint8_t> bytes = (*file)->bytes().subspan(kept.base, kept.size);
+    auto again = unpickle(bytes, fresh, kept.label, kept.base, options.pickleLimits);
+    QVERIFY(again);
+    QCOMPARE(kept.arena.size(), fresh.size());
+    QCOMPARE(kept.result.root, again->root);
+    QCOMPARE(kept.result.globals.size(), again->globals.size());
+    for (ValueId id = 0; id < fresh.size(); ++id) {
+        QCOMPARE(int(kept.arena[id].kind), int(fresh[id].kind));
+        QCOMPARE(kept.arena[id].offset, fresh[id].offset);
+        QCOMPARE(kept.arena[id].text, fresh[id].text);
+    }
+    // The checkpoint opened through that parse reads as it always did.
+    auto cp = openCheckpoint(*file);
+    QVERIFY(cp);
+    QVERIFY(!(*cp)->stateDict.entries.empty());
+
+    // A pickle the scan could not read to its end is not kept: the reader parses it and reports.
+    ParsedPickle none;
+    options.keepMainPickle = &none;
+    const QByteArray truncated = QByteArray("\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01K\x01", 17);
+    auto cut = MappedFile::fromBuffer(std::vector<std::uint8_t>(truncated.begin(), truncated.end()), "cut.pkl");
+    scanFile(cut, options);
+    QCOMPARE(none.arena.size(), std::size_t(0));
 }
 
 QTEST_GUILESS_MAIN(TestSecurityScan)
