@@ -107,7 +107,7 @@ public:
     ValueId add(Value v)
     {
         if ((m_size & (kChunk - 1)) == 0 && (m_size >> kShift) == m_chunks.size())
-            m_chunks.push_back(std::make_unique<Chunk>());
+            m_chunks.push_back(std::unique_ptr<Chunk>(new Chunk)); // default-initialised: not zeroed
         new (slot(m_size)) Value(std::move(v));
         return static_cast<ValueId>(m_size++);
     }
