@@ -66,7 +66,10 @@ if sys.argv[2] == "mmap":
     kwargs["mmap"] = True
 obj = torch.load(sys.argv[1], **kwargs)
 t2 = time.perf_counter()
-n = sum(1 for v in obj.values() if isinstance(v, torch.Tensor)) if isinstance(obj, dict) else -1
+if isinstance(obj, torch.nn.Module):
+    n = len(obj.state_dict())
+else:
+    n = sum(1 for v in obj.values() if isinstance(v, torch.Tensor)) if isinstance(obj, dict) else -1
 print(f"IMPORT_SECONDS {t1 - t0:.6f}")
 print(f"LOAD_SECONDS {t2 - t1:.6f}")
 print(f"TENSORS {n}")
@@ -155,6 +158,31 @@ def ensure_checkpoint(out_dir, size_gb):
     tmp = path + ".partial"
     torch.save(sd, tmp)
     del sd
+    os.replace(tmp, path)
+    with open(meta_path, "w") as f:
+        json.dump(meta, f)
+    return path, meta
+
+
+def ensure_many_modules(out_dir, blocks, whole):
+    """A model of `blocks` small blocks (Linear(16, 16), BatchNorm1d(16), ReLU): 7 tensors a block,
+    saved as its state_dict or as the whole pickled module. Many small tensors and objects: what
+    costs in opening such a file is the pickle, not the data."""
+    import torch
+    import torch.nn as nn
+
+    kind = "whole" if whole else "state_dict"
+    path = os.path.join(out_dir, f"many_modules_{blocks}_{kind}.pt")
+    meta_path = path + ".json"
+    meta = {"blocks": blocks, "tensors": 7 * blocks, "kind": kind, "torch_version": torch.__version__}
+    if os.path.exists(path) and os.path.exists(meta_path):
+        with open(meta_path) as f:
+            if json.load(f) == meta:
+                return path, meta
+    torch.manual_seed(0)
+    model = nn.Sequential(*[nn.Sequential(nn.Linear(16, 16), nn.BatchNorm1d(16), nn.ReLU()) for _ in range(blocks)])
+    tmp = path + ".partial"
+    torch.save(model if whole else model.state_dict(), tmp)
     os.replace(tmp, path)
     with open(meta_path, "w") as f:
         json.dump(meta, f)
@@ -332,8 +360,11 @@ def main(argv=None):
     ap.add_argument("cli", nargs="?", help="path to the ptscope-cli binary (not needed with --generate-only)")
     ap.add_argument("--out-dir", default="/tmp/ptscope-bench",
                     help="where generated checkpoints are cached (default: %(default)s)")
-    ap.add_argument("--sizes", type=float, nargs="+", default=[0.25, 1.4], metavar="GB",
+    ap.add_argument("--sizes", type=float, nargs="*", default=[0.25, 1.4], metavar="GB",
                     help="checkpoint sizes in GB (10^9 bytes) (default: 0.25 1.4)")
+    ap.add_argument("--modules", type=int, nargs="*", default=[], metavar="N",
+                    help="also time models of N small blocks (7 tensors each), saved as a state_dict and as a "
+                         "whole pickled module (e.g. 3000: 21000 tensors)")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per measurement (default: %(default)s)")
     ap.add_argument("--generate-only", action="store_true",
                     help="only write the cached checkpoints (this imports torch in this process)")
@@ -351,6 +382,10 @@ def main(argv=None):
         for size in a.sizes:
             path, meta = ensure_checkpoint(a.out_dir, size)
             print(json.dumps({"path": path, "meta": meta}))
+        for blocks in a.modules:
+            for whole in (False, True):
+                path, meta = ensure_many_modules(a.out_dir, blocks, whole)
+                print(json.dumps({"path": path, "meta": meta}))
         return 0
     if not a.cli:
         ap.error("the path to ptscope-cli is required")
@@ -371,6 +406,13 @@ def main(argv=None):
                                  "--sizes", repr(size)], "checkpoint generation", capture_stdout=True)
             info = json.loads(out.strip().splitlines()[-1])
             files.append((info["path"], info["meta"]))
+        for blocks in a.modules:
+            _, _, out = checked([python, os.path.abspath(__file__), "--generate-only", "--out-dir", a.out_dir,
+                                 "--sizes", "--modules", str(blocks)], "checkpoint generation",
+                                capture_stdout=True)
+            for line in out.strip().splitlines()[-2:]:
+                info = json.loads(line)
+                files.append((info["path"], info["meta"]))
         print(f"timing {len(files)} file(s), 1 warm-up + {a.runs} runs each ...", file=sys.stderr, flush=True)
 
         floor = Series()
