@@ -48,7 +48,7 @@
 # build without a kit. Meant to finish in under 5 minutes with the kit on an H200.
 set -uo pipefail
 
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd -P)
 OUTDIR=${OUT:-$ROOT/build-device-logs}
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/ptscope-device-logs.XXXXXX")
@@ -103,7 +103,8 @@ step() {
     shift 3
     have_time "$name" || return 1
     limit=$(limit_to "$limit")
-    local t0=$(date +%s)
+    local t0
+    t0=$(date +%s)
     timeout -k 10 "$limit" "$@" >"$log" 2>&1
     local rc=$?
     local took=$(($(date +%s) - t0))
