@@ -242,6 +242,9 @@ if [ -f "$KIT_DIR/kit.tar.xz" ] && [ "${NO_KIT:-0}" != 1 ]; then
         MODE=build
     fi
     { echo "==== kit ===="; cat "$LOGS/kit.log"; echo; } >>"$ALL"
+elif [ "${NO_KIT:-0}" = 1 ]; then
+    say "NO_KIT=1: building here"
+    MODE=build
 else
     say "no kit in $KIT_DIR (bash tests/gpu/prepare_device_kit.sh makes one): building here"
     MODE=build
