@@ -589,7 +589,8 @@ void TestSecurityScan::mainPickleParsedOnce()
     // A pickle the scan could not read to its end is not kept: the reader parses it and reports.
     ParsedPickle none;
     options.keepMainPickle = &none;
-    const QByteArray truncated = QByteArray("\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01K\x01", 17);
+    static const char kCut[] = "\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01K\x01"; // a dict cut short
+    const QByteArray truncated(kCut, sizeof kCut - 1);
     auto cut = MappedFile::fromBuffer(std::vector<std::uint8_t>(truncated.begin(), truncated.end()), "cut.pkl");
     scanFile(cut, options);
     QCOMPARE(none.arena.size(), std::size_t(0));
