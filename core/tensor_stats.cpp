@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <system_error>
 #include <thread>
 
@@ -97,6 +98,81 @@ void addLogBins(const double *x, std::size_t n, const std::vector<double> &logEd
 }
 
 Block doubleBlock(const double *x, std::size_t n) { return Block{reinterpret_cast<const std::uint8_t *>(x), n, false}; }
+
+bool readsDirectly(const ElementRun &r)
+{
+    return r.bytes && (r.type == RawElement::F32 || r.type == RawElement::F64);
+}
+
+// Hands the mapped bytes that the workers read directly back to the source (ElementSource::doneWith),
+// in order of position once every unit before them is done, in steps of at least kReleaseStep
+// bytes: each release makes the kernel interrupt the other cores to flush their TLBs, so they are
+// kept few. Units finish about in order, so the bytes waiting for release stay a few units' worth.
+class DirectReadRelease
+{
+public:
+    static constexpr std::size_t kReleaseStep = std::size_t(16) << 20;
+
+    DirectReadRelease(const ElementSource &source, const std::vector<ElementRun> &runs, std::uint64_t units)
+        : m_source(source)
+        , m_runs(runs)
+        , m_done(static_cast<std::size_t>(units), 0)
+    {
+        m_released.reserve(runs.size());
+        for (const ElementRun &r : runs)
+            m_released.push_back(r.bytes);
+    }
+
+    void unitDone(std::uint64_t unit)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_done[static_cast<std::size_t>(unit)] = 1;
+        const std::uint64_t before = m_frontier;
+        while (m_frontier < m_done.size() && m_done[static_cast<std::size_t>(m_frontier)])
+            ++m_frontier;
+        if (m_frontier != before)
+            releaseBefore(m_frontier * kUnitElements, false);
+    }
+
+    // Everything not released yet, read or not (at the end of a pass, or after it stopped).
+    void finish()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        releaseBefore(~std::uint64_t(0), true);
+    }
+
+private:
+    void releaseBefore(std::uint64_t position, bool all)
+    {
+        for (; m_next < m_runs.size() && m_runs[m_next].first < position; ++m_next) {
+            const ElementRun &r = m_runs[m_next];
+            if (!readsDirectly(r))
+                continue;
+            const std::size_t size = r.type == RawElement::F32 ? 4 : 8;
+            const std::uint8_t *runEnd = r.bytes + r.count * size;
+            if (position >= r.first + r.count || all) {
+                m_source.doneWith(m_released[m_next], runEnd);
+                m_released[m_next] = runEnd;
+                continue;
+            }
+            // Inside this run: up to `position`, in big steps.
+            const std::uint8_t *upTo = r.bytes + (position - r.first) * size;
+            if (static_cast<std::size_t>(upTo - m_released[m_next]) >= kReleaseStep) {
+                m_source.doneWith(m_released[m_next], upTo);
+                m_released[m_next] = upTo;
+            }
+            break;
+        }
+    }
+
+    const ElementSource &m_source;
+    const std::vector<ElementRun> &m_runs;
+    std::mutex m_mutex;
+    std::vector<std::uint8_t> m_done;      // per unit
+    std::uint64_t m_frontier = 0;          // units before it are all done
+    std::size_t m_next = 0;                // first run not wholly released
+    std::vector<const std::uint8_t *> m_released; // per run: its bytes before this are released
+};
 
 class CpuHistogramBackend final : public HistogramBackend
 {
@@ -254,10 +330,11 @@ private:
     // the units to m_threads workers (the calling thread is one of them and the only one that
     // reports progress) and calls fn(unit, block, worker) for each block in order. A block that
     // lies inside one raw run of float32 or float64 elements is handed over as the mapped bytes
-    // themselves (which are then released from the resident set once the unit is done); any other
+    // themselves; any other
     // is converted to doubles into the worker's buffer, from raw runs of those types directly and
     // from the rest through a cursor. Block boundaries depend only on positions, so the kernels see
-    // the same blocks whatever the runs, the thread count or the instruction set.
+    // the same blocks whatever the runs, the thread count or the instruction set. The mapped bytes
+    // read directly leave the resident set behind the units done (DirectReadRelease).
     template<typename Fn>
     BackendStatus runBlocks(const ElementSource &source, Fn fn, const ProgressFn &progress,
                             std::uint64_t progressBase, std::uint64_t progressTotal, std::string *error)
@@ -270,9 +347,6 @@ private:
             covered = r.first == covered && r.count ? covered + r.count : ~std::uint64_t(0);
         if (covered != total)
             runs = {ElementRun{0, total, nullptr, RawElement::F64}};
-        auto direct = [](const ElementRun &r) {
-            return r.bytes && (r.type == RawElement::F32 || r.type == RawElement::F64);
-        };
 
         const std::uint64_t units = (total + kUnitElements - 1) / kUnitElements;
         std::atomic<std::uint64_t> next{0};
@@ -281,6 +355,7 @@ private:
         std::atomic<bool> failed{false};
         std::uint64_t reported = 0;
         bool cancelled = false;
+        DirectReadRelease releaser(source, runs, units);
 
         auto report = [&]() {
             const std::uint64_t now = progressBase + done.load();
@@ -306,22 +381,6 @@ private:
                 }
                 return hint;
             };
-            // Positions read from raw bytes since the last release: [from, to) of run `pending`.
-            std::size_t pending = runs.size();
-            std::uint64_t from = 0, to = 0;
-            auto release = [&]() {
-                if (pending < runs.size())
-                    source.doneWith(runs[pending], from, to);
-                pending = runs.size();
-            };
-            auto readRaw = [&](std::size_t r, std::uint64_t a, std::uint64_t b) {
-                if (r != pending || a != to) {
-                    release();
-                    pending = r;
-                    from = a;
-                }
-                to = b;
-            };
             std::uint64_t unreported = 0;
 
             while (!stop.load(std::memory_order_relaxed)) {
@@ -334,10 +393,9 @@ private:
                     const auto m = static_cast<std::size_t>(std::min<std::uint64_t>(kBlockElements, end - at));
                     const ElementRun &run = runs[runAt(at)];
                     Block block;
-                    if (direct(run) && at + m <= run.first + run.count) {
+                    if (readsDirectly(run) && at + m <= run.first + run.count) {
                         const std::size_t size = run.type == RawElement::F32 ? 4 : 8;
                         block = Block{run.bytes + (at - run.first) * size, m, run.type == RawElement::F32};
-                        readRaw(hint, at, at + m);
                     } else {
                         // Several runs, or elements that need more than a float conversion.
                         for (std::uint64_t pos = at; pos < at + m;) {
@@ -346,7 +404,7 @@ private:
                             const auto n = static_cast<std::size_t>(
                                 std::min<std::uint64_t>(at + m, piece.first + piece.count) - pos);
                             double *out = buffer.data() + (pos - at);
-                            if (direct(piece)) {
+                            if (readsDirectly(piece)) {
                                 const std::uint8_t *p
                                     = piece.bytes + (pos - piece.first) * (piece.type == RawElement::F32 ? 4 : 8);
                                 for (std::size_t i = 0; i < n; ++i) {
@@ -358,7 +416,6 @@ private:
                                         std::memcpy(out + i, p + 8 * i, 8);
                                     }
                                 }
-                                readRaw(r, pos, pos + n);
                             } else {
                                 if (!cursor)
                                     cursor = source.cursor();
@@ -393,9 +450,9 @@ private:
                         report();
                     }
                 }
-                release();
+                if (!failed.load())
+                    releaser.unitDone(unit);
             }
-            release();
         };
 
         const auto threadCount = static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1)));
@@ -411,6 +468,7 @@ private:
         worker(0, true);
         for (auto &t : pool)
             t.join();
+        releaser.finish();
         if (cancelled)
             return BackendStatus::Cancelled;
         if (failed) {
@@ -566,20 +624,44 @@ public:
         return out;
     }
 
-    void doneWith(const ElementRun &run, std::uint64_t from, std::uint64_t to) const override
+    void doneWith(const std::uint8_t *begin, const std::uint8_t *end) const override
     {
-        if (!run.bytes || from < run.first || to > run.first + run.count || from >= to)
-            return;
-        // The tensor the run is: the last non-empty one starting at or before it.
-        auto it = std::upper_bound(m_starts.begin(), m_starts.end() - 1, run.first);
-        const auto k = static_cast<std::size_t>(it - m_starts.begin()) - 1;
-        if (k >= m_files.size() || !m_files[k])
-            return;
-        const std::size_t size = rawElementSize(run.type);
-        m_files[k]->releasePages(run.bytes + (from - run.first) * size, run.bytes + (to - run.first) * size);
+        if (!m_holdPages)
+            release(begin, end);
+    }
+
+    // While held, doneWith keeps the pages mapped: for a second pass over a source small enough to
+    // stay mapped in between (the backend's next pass releases them as it reads).
+    void holdPages(bool hold) { m_holdPages = hold; }
+
+    // The raw bytes of every tensor leave the resident set (after a held pass that had no sequel).
+    void releaseAll() const
+    {
+        for (const ElementRun &r : runs())
+            if (r.bytes)
+                release(r.bytes, r.bytes + r.count * rawElementSize(r.type));
+    }
+
+    std::uint64_t rawBytes() const
+    {
+        std::uint64_t n = 0;
+        for (const ElementRun &r : runs())
+            n += r.bytes ? r.count * rawElementSize(r.type) : 0;
+        return n;
     }
 
 private:
+    void release(const std::uint8_t *begin, const std::uint8_t *end) const
+    {
+        for (const MappedFile *f : m_files) {
+            const std::span<const std::uint8_t> bytes = f ? f->bytes() : std::span<const std::uint8_t>();
+            if (f && begin >= bytes.data() && end <= bytes.data() + bytes.size()) {
+                f->releasePages(begin, end);
+                return;
+            }
+        }
+    }
+
     class Cursor final : public ElementCursor
     {
     public:
@@ -641,6 +723,7 @@ private:
     std::vector<ElementRun> m_raw;
     std::vector<const MappedFile *> m_files;
     std::vector<std::uint64_t> m_starts;
+    bool m_holdPages = false;
 };
 
 // Bin edges of the log-magnitude histogram, in |x| units, from its log10 range.
@@ -677,8 +760,9 @@ BackendStatus HistogramBackend::pairHistogram(const ElementSource &a, const Elem
     return CpuHistogramBackend(0).pairHistogram(a, b, spec, out, progress, progressBase, progressTotal, error);
 }
 
-Result<std::unique_ptr<ElementSource>> tensorElementSource(const Checkpoint &cp,
-                                                           const std::vector<std::uint32_t> &tensors)
+namespace {
+
+Result<std::unique_ptr<TensorGroupSource>> groupSource(const Checkpoint &cp, const std::vector<std::uint32_t> &tensors)
 {
     // Every tensor opened once up front: one that cannot be read is an error with its reason,
     // before any work starts.
@@ -702,8 +786,18 @@ Result<std::unique_ptr<ElementSource>> tensorElementSource(const Checkpoint &cp,
             file = cp.storages[static_cast<std::size_t>(storage)].file.get();
         files.push_back(file);
     }
-    return std::unique_ptr<ElementSource>(
-        std::make_unique<TensorGroupSource>(cp, tensors, sizes, std::move(raw), std::move(files)));
+    return std::make_unique<TensorGroupSource>(cp, tensors, sizes, std::move(raw), std::move(files));
+}
+
+} // namespace
+
+Result<std::unique_ptr<ElementSource>> tensorElementSource(const Checkpoint &cp,
+                                                           const std::vector<std::uint32_t> &tensors)
+{
+    auto source = groupSource(cp, tensors);
+    if (!source)
+        return source.error();
+    return std::unique_ptr<ElementSource>(std::move(*source));
 }
 
 Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::uint32_t> &tensors,
@@ -722,10 +816,10 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
             || request.range->first > request.range->second))
         return requestError("the histogram range must be finite with min <= max");
 
-    auto opened = tensorElementSource(cp, tensors);
+    auto opened = groupSource(cp, tensors);
     if (!opened)
         return opened.error();
-    const ElementSource &source = **opened;
+    TensorGroupSource &source = **opened;
 
     std::unique_ptr<HistogramBackend> own;
     if (!backend) {
@@ -744,11 +838,21 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
         return e;
     };
 
+    // A source this small stays mapped from the first pass to the second, which then neither
+    // faults its pages back in nor (the smallest) misses the cache. Larger ones are released as
+    // they are read in both passes, so that memory stays flat.
+    constexpr std::uint64_t kHoldBytes = std::uint64_t(64) << 20;
+    const bool hold = secondPass && source.rawBytes() <= kHoldBytes;
+    source.holdPages(hold);
     MomentSummary m;
     std::string why;
     BackendStatus s = backend->summarize(source, m, progress, 0, progressTotal, &why);
-    if (s != BackendStatus::Ok)
+    source.holdPages(false);
+    if (s != BackendStatus::Ok) {
+        if (hold)
+            source.releaseAll();
         return statusError(s, why);
+    }
 
     TensorStats out;
     out.numel = n;
