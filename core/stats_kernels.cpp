@@ -10,7 +10,9 @@
 // The vectors below never cross a call boundary (every helper is always inlined into the
 // per-instruction-set entry points, which take and return plain types): GCC's note that passing
 // them would differ between instruction sets does not apply.
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
@@ -142,7 +144,7 @@ struct Lanes
     typename S::L count[S::R] = {}, nan[S::R] = {}, posInf[S::R] = {}, negInf[S::R] = {}, zeros[S::R] = {};
     typename S::D sum[S::R] = {}, mn[S::R], mx[S::R], minAbs[S::R], maxAbs[S::R] = {};
 
-    Lanes()
+    PTSCOPE_INLINE Lanes()
     {
         for (int r = 0; r < S::R; ++r) {
             mn[r] = S::splat(kInf);
@@ -151,8 +153,8 @@ struct Lanes
         }
     }
 
-    static double lane(const typename S::D *v, int l) { return v[l / W][l % W]; }
-    static std::uint64_t hits(const typename S::L *v)
+    PTSCOPE_INLINE static double lane(const typename S::D *v, int l) { return v[l / W][l % W]; }
+    PTSCOPE_INLINE static std::uint64_t hits(const typename S::L *v)
     {
         std::int64_t c = 0;
         for (int l = 0; l < kLanes; ++l)
@@ -160,7 +162,7 @@ struct Lanes
         return static_cast<std::uint64_t>(c);
     }
     // The lanes added in a fixed tree, the same for every W.
-    static double total(const typename S::D *v)
+    PTSCOPE_INLINE static double total(const typename S::D *v)
     {
         return ((lane(v, 0) + lane(v, 1)) + (lane(v, 2) + lane(v, 3)))
             + ((lane(v, 4) + lane(v, 5)) + (lane(v, 6) + lane(v, 7)));
