@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include "tensor_stats.h"
 
-#include "stats_kernels.h"
+#include "cpu_stats_kernels.h"
 #include "tensor_data.h"
 
 #include <algorithm>
@@ -80,7 +80,7 @@ constexpr std::uint64_t kUnitElements = std::uint64_t(1) << 20; // one work item
 constexpr std::size_t kBlockElements = 8192; // one call of the kernels: a float32 block fits in L1
 static_assert(kUnitElements % kBlockElements == 0 && kBufferElements % kBlockElements == 0);
 
-using stats_kernels::Block;
+using cpu_kernels::Block;
 
 // The log-magnitude bins of n doubles (BinSpec::logEdges, the rule in histogram_backend.h).
 void addLogBins(const double *x, std::size_t n, const std::vector<double> &logEdges, std::uint64_t *c)
@@ -193,7 +193,7 @@ public:
             source,
             [&](std::uint64_t unit, const Block &block, unsigned) {
                 // A unit's blocks come in order from one worker.
-                partial[static_cast<std::size_t>(unit)].merge(stats_kernels::summarizeBlock(block));
+                partial[static_cast<std::size_t>(unit)].merge(cpu_kernels::summarizeBlock(block));
             },
             progress, progressBase, progressTotal, error);
         if (status != BackendStatus::Ok)
@@ -213,12 +213,12 @@ public:
         std::vector<std::vector<std::uint64_t>> counts(m_threads, std::vector<std::uint64_t>(spec.bins + 1, 0));
         std::vector<std::vector<std::uint64_t>> logCounts(m_threads, std::vector<std::uint64_t>(logBins, 0));
         std::vector<std::vector<double>> scratch(m_threads);
-        const stats_kernels::LinearBinning linear{spec.lo, spec.hi, spec.bins};
+        const cpu_kernels::LinearBinning linear{spec.lo, spec.hi, spec.bins};
         auto status = runBlocks(
             source,
             [&](std::uint64_t, const Block &block, unsigned worker) {
                 if (spec.bins)
-                    stats_kernels::addLinearBins(block, linear, counts[worker].data());
+                    cpu_kernels::addLinearBins(block, linear, counts[worker].data());
                 if (logBins) {
                     std::vector<double> &x = scratch[worker];
                     x.resize(block.count);
@@ -286,8 +286,8 @@ public:
         // Per worker: counts of a, b and a - b (each with the skip slot), and a buffer for a - b.
         std::vector<std::vector<std::uint64_t>> counts(m_threads, std::vector<std::uint64_t>(3 * slots, 0));
         std::vector<std::vector<double>> diffs(m_threads);
-        const stats_kernels::LinearBinning values{spec.lo, spec.hi, spec.bins};
-        const stats_kernels::LinearBinning differences{spec.diffLo, spec.diffHi, spec.bins};
+        const cpu_kernels::LinearBinning values{spec.lo, spec.hi, spec.bins};
+        const cpu_kernels::LinearBinning differences{spec.diffLo, spec.diffHi, spec.bins};
         auto status = run(
             {&a, &b},
             [&](std::uint64_t, std::uint64_t, const double *const *buf, std::size_t n, unsigned worker) {
@@ -296,9 +296,9 @@ public:
                 d.resize(n);
                 for (std::size_t i = 0; i < n; ++i)
                     d[i] = buf[0][i] - buf[1][i];
-                stats_kernels::addLinearBins(doubleBlock(buf[0], n), values, c);
-                stats_kernels::addLinearBins(doubleBlock(buf[1], n), values, c + slots);
-                stats_kernels::addLinearBins(doubleBlock(d.data(), n), differences, c + 2 * slots);
+                cpu_kernels::addLinearBins(doubleBlock(buf[0], n), values, c);
+                cpu_kernels::addLinearBins(doubleBlock(buf[1], n), values, c + slots);
+                cpu_kernels::addLinearBins(doubleBlock(d.data(), n), differences, c + 2 * slots);
             },
             progress, progressBase, progressTotal, error);
         if (status != BackendStatus::Ok)

@@ -6,7 +6,7 @@
 #include "checkpoint.h"
 #include "synthetic_checkpoint.h"
 #include "histogram_backend.h"
-#include "stats_kernels.h"
+#include "cpu_stats_kernels.h"
 #include "tensor_data.h"
 #include "tensor_stats.h"
 
@@ -65,7 +65,7 @@ bool sameSummary(const MomentSummary &a, const MomentSummary &b)
         && sameBits(a.maxAbs, b.maxAbs) && sameBits(a.mean, b.mean) && sameBits(a.m2, b.m2);
 }
 
-// The contract of stats_kernels.h written out lane by lane in scalar code: element i of a block in
+// The contract of cpu_stats_kernels.h written out lane by lane in scalar code: element i of a block in
 // lane i % 8, the lanes' sums added in the tree ((0+1)+(2+3))+((4+5)+(6+7)), extrema merged in lane
 // order, the mean the block's own and m2 around it.
 MomentSummary referenceBlock(const std::vector<double> &x)
@@ -144,12 +144,12 @@ std::vector<T> awkwardValues(std::size_t n, std::uint32_t seed, bool special)
 template<typename Fn>
 void onEveryIsa(Fn fn)
 {
-    const auto isas = stats_kernels::supportedIsas();
+    const auto isas = cpu_kernels::supportedIsas();
     for (auto isa : isas) {
-        QVERIFY(stats_kernels::setIsa(isa));
+        QVERIFY(cpu_kernels::setIsa(isa));
         fn(isa);
     }
-    QVERIFY(stats_kernels::setIsa(isas.back()));
+    QVERIFY(cpu_kernels::setIsa(isas.back()));
 }
 
 } // namespace
@@ -609,17 +609,17 @@ void TestTensorStats::kernelPaths()
             const std::int64_t b = histcBin(x, lo, hi, bins);
             ++expectedCounts[b < 0 ? bins : static_cast<std::size_t>(b)];
         }
-        onEveryIsa([&](stats_kernels::Isa isa) {
-            const stats_kernels::Block block{bytes.data() + 1, n, isFloat};
+        onEveryIsa([&](cpu_kernels::Isa isa) {
+            const cpu_kernels::Block block{bytes.data() + 1, n, isFloat};
             if (bins == 7) {
-                const MomentSummary got = stats_kernels::summarizeBlock(block);
+                const MomentSummary got = cpu_kernels::summarizeBlock(block);
                 QVERIFY2(sameSummary(got, expected),
-                         qPrintable(QLatin1String(stats_kernels::isaName(isa)) + QStringLiteral(": ") + describe(got)
+                         qPrintable(QLatin1String(cpu_kernels::isaName(isa)) + QStringLiteral(": ") + describe(got)
                                     + QStringLiteral(" expected ") + describe(expected)));
             }
             std::vector<std::uint64_t> counts(bins + 1, 0);
-            stats_kernels::addLinearBins(block, {lo, hi, bins}, counts.data());
-            QVERIFY2(counts == expectedCounts, stats_kernels::isaName(isa));
+            cpu_kernels::addLinearBins(block, {lo, hi, bins}, counts.data());
+            QVERIFY2(counts == expectedCounts, cpu_kernels::isaName(isa));
         });
     }
 }
@@ -639,18 +639,18 @@ void TestTensorStats::statsOnEveryIsa()
     request.logHistogram = true;
     std::vector<TensorStats> results;
     std::vector<QString> names;
-    onEveryIsa([&](stats_kernels::Isa isa) {
+    onEveryIsa([&](cpu_kernels::Isa isa) {
         for (unsigned threads : {1u, 3u}) {
             for (const std::vector<std::uint32_t> &tensors : {std::vector<std::uint32_t>{0, 1}, {1}}) {
                 auto r = computeStats(s.cp, tensors, request, {}, makeCpuHistogramBackend(threads).get());
                 QVERIFY(r.ok());
                 results.push_back(*r);
-                names.push_back(QString::asprintf("%s, %u threads, %zu tensors", stats_kernels::isaName(isa), threads,
+                names.push_back(QString::asprintf("%s, %u threads, %zu tensors", cpu_kernels::isaName(isa), threads,
                                                   tensors.size()));
             }
         }
     });
-    qInfo("instruction sets checked: %zu", stats_kernels::supportedIsas().size());
+    qInfo("instruction sets checked: %zu", cpu_kernels::supportedIsas().size());
     QVERIFY(results.size() >= 4);
     for (std::size_t i = 2; i < results.size(); ++i) {
         const TensorStats &a = results[i % 2], &b = results[i]; // the same tensors on the first path

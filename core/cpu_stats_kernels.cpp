@@ -1,6 +1,6 @@
 // SPDX-FileCopyrightText: 2026 The ptscope authors
 // SPDX-License-Identifier: MIT
-#include "stats_kernels.h"
+#include "cpu_stats_kernels.h"
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +16,7 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
-namespace ptscope::core::stats_kernels {
+namespace ptscope::core::cpu_kernels {
 
 namespace {
 
@@ -525,4 +525,4 @@ void addLinearBins(const Block &block, const LinearBinning &binning, std::uint64
         k.bins64(block.bytes, block.count, binning, counts);
 }
 
-} // namespace ptscope::core::stats_kernels
+} // namespace ptscope::core::cpu_kernels

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace ptscope::core::stats_kernels {
+namespace ptscope::core::cpu_kernels {
 
 enum class Isa : std::uint8_t { Baseline, Avx2, Avx512 };
 
@@ -51,4 +51,4 @@ struct LinearBinning
 };
 void addLinearBins(const Block &block, const LinearBinning &binning, std::uint64_t *counts);
 
-} // namespace ptscope::core::stats_kernels
+} // namespace ptscope::core::cpu_kernels
