@@ -71,6 +71,10 @@ public:
     // The source as consecutive runs covering [0, size()) in order. The default is one run read
     // through the cursor; sources over mapped files describe their contiguous tensors' raw bytes.
     virtual std::vector<ElementRun> runs() const { return {ElementRun{0, size(), nullptr, RawElement::F64}}; }
+    // A backend that read bytes [begin, end) of its runs directly, not through a cursor, says so
+    // when done with them: a source over a mapped file then lets those pages leave the resident
+    // set (whole pages only), as its cursors do. The default does nothing.
+    virtual void doneWith(const std::uint8_t *begin, const std::uint8_t *end) const { (void)begin, (void)end; }
 };
 
 // First-pass result: counts, extrema and moments over the finite values. `mean` and `m2` (sum of

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include "tensor_stats.h"
 
+#include "cpu_stats_kernels.h"
 #include "tensor_data.h"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <system_error>
 #include <thread>
 
@@ -73,129 +75,103 @@ std::pair<double, double> histcEdges(double min, double max, std::uint32_t bins,
 
 namespace {
 
-constexpr std::size_t kBufferElements = std::size_t(1) << 16; // one read, ~512 KiB of doubles
-constexpr std::uint64_t kUnitElements = std::uint64_t(1) << 20; // one work item (16 buffers)
+constexpr std::size_t kBufferElements = std::size_t(1) << 16; // pairs: one read, ~512 KiB of doubles
+constexpr std::uint64_t kUnitElements = std::uint64_t(1) << 20; // one work item (16 buffers, 128 blocks)
+constexpr std::size_t kBlockElements = 8192; // one call of the kernels: a float32 block fits in L1
+static_assert(kUnitElements % kBlockElements == 0 && kBufferElements % kBlockElements == 0);
 
-// Pass-1 kernel over one buffer: branch-free so that the compiler can vectorise it. The mean is
-// the buffer's own, then m2 is taken around it (two passes over cached data), and buffers are
-// combined with MomentSummary::merge.
-// Two-lane vectors (GCC/Clang vector extensions: one SSE2 register on baseline x86-64, NEON on ARM),
-// because the compiler does not vectorise these reductions on its own without fast-math.
-using V2d = double __attribute__((vector_size(16)));
-using V2i = std::int64_t __attribute__((vector_size(16)));
+using cpu_kernels::Block;
 
-MomentSummary summarizeBuffer(const double *x, std::size_t n)
+// The log-magnitude bins of n doubles (BinSpec::logEdges, the rule in histogram_backend.h).
+void addLogBins(const double *x, std::size_t n, const std::vector<double> &logEdges, std::uint64_t *c)
 {
-    constexpr double inf = std::numeric_limits<double>::infinity();
-    constexpr double maxFinite = std::numeric_limits<double>::max();
-    const V2d vInf = {inf, inf}, vNegInf = -vInf, vZero = {0, 0};
-    const V2d vMaxFinite = {maxFinite, maxFinite};
-    V2i count = {}, nan = {}, posInf = {}, negInf = {}, zeros = {}; // masks are -1: subtract them
-    V2d sum = vZero, mn = vInf, mx = vNegInf, minAbs = vInf, maxAbs = vZero;
-    auto lane = [&](V2d v) {
-        const V2d a = v < vZero ? -v : v; // |x|; NaN stays NaN
-        const V2i finite = a <= vMaxFinite; // false for NaN and +-Inf
-        count -= finite;
-        nan -= v != v;
-        posInf -= v == vInf;
-        negInf -= v == vNegInf;
-        zeros -= v == vZero;
-        sum += finite ? v : vZero;
-        mn = (finite & (v < mn)) ? v : mn;
-        mx = (finite & (v > mx)) ? v : mx;
-        minAbs = (finite & (v != vZero) & (a < minAbs)) ? a : minAbs;
-        maxAbs = (finite & (a > maxAbs)) ? a : maxAbs;
-    };
-    std::size_t i = 0;
-    for (; i + 2 <= n; i += 2) {
-        V2d v;
-        std::memcpy(&v, x + i, sizeof v);
-        lane(v);
+    const std::size_t logBins = logEdges.size() - 1;
+    const double *edges = logEdges.data();
+    const double first = edges[0], last = edges[logBins];
+    for (std::size_t i = 0; i < n; ++i) {
+        const double a = std::fabs(x[i]);
+        if (!(a >= first && a <= last))
+            continue;
+        auto pos = static_cast<std::size_t>(std::upper_bound(edges, edges + logBins + 1, a) - edges) - 1;
+        ++c[pos >= logBins ? logBins - 1 : pos];
     }
-    if (i < n) { // the tail, padded with NaN (counted, then taken back out)
-        V2d v = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
-        std::memcpy(&v, x + i, (n - i) * sizeof(double));
-        lane(v);
-        nan[1] -= static_cast<std::int64_t>(i + 2 - n); // the padding lane
-    }
-    MomentSummary s;
-    double total = 0.0;
-    for (int l = 0; l < 2; ++l) {
-        s.count += static_cast<std::uint64_t>(count[l]);
-        s.posInf += static_cast<std::uint64_t>(posInf[l]);
-        s.negInf += static_cast<std::uint64_t>(negInf[l]);
-        s.zeros += static_cast<std::uint64_t>(zeros[l]);
-        s.min = std::min(s.min, mn[l]);
-        s.max = std::max(s.max, mx[l]);
-        s.minAbs = std::min(s.minAbs, minAbs[l]);
-        s.maxAbs = std::max(s.maxAbs, maxAbs[l]);
-    }
-    s.nan = static_cast<std::uint64_t>(nan[0] + nan[1]);
-    total = sum[0] + sum[1];
-    if (s.count) {
-        // The buffer's own mean, then the squared deviations around it (the buffer is in cache).
-        const double mean = total / static_cast<double>(s.count);
-        const V2d vMean = {mean, mean};
-        V2d m2 = vZero;
-        std::size_t j = 0;
-        for (; j + 2 <= n; j += 2) {
-            V2d v;
-            std::memcpy(&v, x + j, sizeof v);
-            const V2d a = v < vZero ? -v : v;
-            const V2d d = a <= vMaxFinite ? v - vMean : vZero;
-            m2 += d * d;
-        }
-        double tail = 0.0;
-        for (; j < n; ++j) {
-            const double d = std::fabs(x[j]) <= maxFinite ? x[j] - mean : 0.0;
-            tail += d * d;
-        }
-        s.mean = mean;
-        s.m2 = (m2[0] + m2[1]) + tail;
-    }
-    return s;
 }
 
-// The linear histc bins of a buffer (the rule in histogram_backend.h), into counts with one extra
-// slot at `bins` for the skipped elements.
-class LinearBins
+Block doubleBlock(const double *x, std::size_t n) { return Block{reinterpret_cast<const std::uint8_t *>(x), n, false}; }
+
+bool readsDirectly(const ElementRun &r)
+{
+    return r.bytes && (r.type == RawElement::F32 || r.type == RawElement::F64);
+}
+
+// Hands the mapped bytes that the workers read directly back to the source (ElementSource::doneWith),
+// in order of position once every unit before them is done, in steps of at least kReleaseStep
+// bytes: each release makes the kernel interrupt the other cores to flush their TLBs, so they are
+// kept few. Units finish about in order, so the bytes waiting for release stay a few units' worth.
+class DirectReadRelease
 {
 public:
-    LinearBins(std::uint32_t bins, double lo, double hi)
-        : m_lo(lo)
-        , m_hi(hi)
-        , m_width(hi - lo)
-        , m_bins(static_cast<double>(bins))
-        // Truncating min(q, bins - 1) equals clamping the truncated q to bins - 1 (q >= 0 here).
-        , m_lastBin(static_cast<double>(bins) - 1.0)
-        , m_skip(static_cast<double>(bins))
+    static constexpr std::size_t kReleaseStep = std::size_t(16) << 20;
+
+    DirectReadRelease(const ElementSource &source, const std::vector<ElementRun> &runs, std::uint64_t units)
+        : m_source(source)
+        , m_runs(runs)
+        , m_done(static_cast<std::size_t>(units), 0)
     {
+        m_released.reserve(runs.size());
+        for (const ElementRun &r : runs)
+            m_released.push_back(r.bytes);
     }
 
-    void add(const double *buf, std::size_t n, std::uint64_t *c) const
+    void unitDone(std::uint64_t unit)
     {
-        // Two loops: bin indices for a block (vectorisable: IEEE sub, div, mul, truncation), then
-        // the scatter.
-        constexpr std::size_t kBlock = 1024;
-        std::int32_t pos[kBlock];
-        for (std::size_t b = 0; b < n; b += kBlock) {
-            const std::size_t m = std::min(kBlock, n - b);
-            const double *xb = buf + b;
-            for (std::size_t i = 0; i < m; ++i) {
-                const double x = xb[i];
-                const bool in = x >= m_lo && x <= m_hi;
-                // torch.histc: ((x - lo) / (hi - lo)) * bins, truncated; see histogram_backend.h.
-                const double q = ((x - m_lo) / m_width) * m_bins;
-                const double clamped = q < m_lastBin ? q : m_lastBin; // the maximum: last bin
-                pos[i] = static_cast<std::int32_t>(in ? clamped : m_skip);
-            }
-            for (std::size_t i = 0; i < m; ++i)
-                ++c[pos[i]];
-        }
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_done[static_cast<std::size_t>(unit)] = 1;
+        const std::uint64_t before = m_frontier;
+        while (m_frontier < m_done.size() && m_done[static_cast<std::size_t>(m_frontier)])
+            ++m_frontier;
+        if (m_frontier != before)
+            releaseBefore(m_frontier * kUnitElements, false);
+    }
+
+    // Everything not released yet, read or not (at the end of a pass, or after it stopped).
+    void finish()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        releaseBefore(~std::uint64_t(0), true);
     }
 
 private:
-    double m_lo, m_hi, m_width, m_bins, m_lastBin, m_skip;
+    void releaseBefore(std::uint64_t position, bool all)
+    {
+        for (; m_next < m_runs.size() && m_runs[m_next].first < position; ++m_next) {
+            const ElementRun &r = m_runs[m_next];
+            if (!readsDirectly(r))
+                continue;
+            const std::size_t size = r.type == RawElement::F32 ? 4 : 8;
+            const std::uint8_t *runEnd = r.bytes + r.count * size;
+            if (position >= r.first + r.count || all) {
+                m_source.doneWith(m_released[m_next], runEnd);
+                m_released[m_next] = runEnd;
+                continue;
+            }
+            // Inside this run: up to `position`, in big steps.
+            const std::uint8_t *upTo = r.bytes + (position - r.first) * size;
+            if (static_cast<std::size_t>(upTo - m_released[m_next]) >= kReleaseStep) {
+                m_source.doneWith(m_released[m_next], upTo);
+                m_released[m_next] = upTo;
+            }
+            break;
+        }
+    }
+
+    const ElementSource &m_source;
+    const std::vector<ElementRun> &m_runs;
+    std::mutex m_mutex;
+    std::vector<std::uint8_t> m_done;      // per unit
+    std::uint64_t m_frontier = 0;          // units before it are all done
+    std::size_t m_next = 0;                // first run not wholly released
+    std::vector<const std::uint8_t *> m_released; // per run: its bytes before this are released
 };
 
 class CpuHistogramBackend final : public HistogramBackend
@@ -213,10 +189,11 @@ public:
     {
         const std::uint64_t units = (source.size() + kUnitElements - 1) / kUnitElements;
         std::vector<MomentSummary> partial(static_cast<std::size_t>(units));
-        auto status = run(
-            {&source},
-            [&](std::uint64_t unit, std::uint64_t, const double *const *buf, std::size_t n, unsigned) {
-                partial[static_cast<std::size_t>(unit)].merge(summarizeBuffer(buf[0], n));
+        auto status = runBlocks(
+            source,
+            [&](std::uint64_t unit, const Block &block, unsigned) {
+                // A unit's blocks come in order from one worker.
+                partial[static_cast<std::size_t>(unit)].merge(cpu_kernels::summarizeBlock(block));
             },
             progress, progressBase, progressTotal, error);
         if (status != BackendStatus::Ok)
@@ -235,25 +212,26 @@ public:
         const std::size_t logBins = spec.logEdges.size() > 1 ? spec.logEdges.size() - 1 : 0;
         std::vector<std::vector<std::uint64_t>> counts(m_threads, std::vector<std::uint64_t>(spec.bins + 1, 0));
         std::vector<std::vector<std::uint64_t>> logCounts(m_threads, std::vector<std::uint64_t>(logBins, 0));
-        const LinearBins linear(spec.bins, spec.lo, spec.hi);
-        const double *edges = spec.logEdges.data();
-        auto status = run(
-            {&source},
-            [&](std::uint64_t, std::uint64_t, const double *const *bufs, std::size_t n, unsigned worker) {
-                const double *buf = bufs[0];
+        std::vector<std::vector<double>> scratch(m_threads);
+        const cpu_kernels::LinearBinning linear{spec.lo, spec.hi, spec.bins};
+        auto status = runBlocks(
+            source,
+            [&](std::uint64_t, const Block &block, unsigned worker) {
                 if (spec.bins)
-                    linear.add(buf, n, counts[worker].data());
+                    cpu_kernels::addLinearBins(block, linear, counts[worker].data());
                 if (logBins) {
-                    std::uint64_t *c = logCounts[worker].data();
-                    const double first = edges[0], last = edges[logBins];
-                    for (std::size_t i = 0; i < n; ++i) {
-                        const double a = std::fabs(buf[i]);
-                        if (!(a >= first && a <= last))
-                            continue;
-                        auto pos = static_cast<std::size_t>(std::upper_bound(edges, edges + logBins + 1, a) - edges)
-                            - 1;
-                        ++c[pos >= logBins ? logBins - 1 : pos];
+                    std::vector<double> &x = scratch[worker];
+                    x.resize(block.count);
+                    for (std::size_t i = 0; i < block.count; ++i) {
+                        if (block.isFloat) {
+                            float f;
+                            std::memcpy(&f, block.bytes + 4 * i, 4);
+                            x[i] = static_cast<double>(f);
+                        } else {
+                            std::memcpy(&x[i], block.bytes + 8 * i, 8);
+                        }
                     }
+                    addLogBins(x.data(), block.count, spec.logEdges, logCounts[worker].data());
                 }
             },
             progress, progressBase, progressTotal, error);
@@ -308,8 +286,8 @@ public:
         // Per worker: counts of a, b and a - b (each with the skip slot), and a buffer for a - b.
         std::vector<std::vector<std::uint64_t>> counts(m_threads, std::vector<std::uint64_t>(3 * slots, 0));
         std::vector<std::vector<double>> diffs(m_threads);
-        const LinearBins values(spec.bins, spec.lo, spec.hi);
-        const LinearBins differences(spec.bins, spec.diffLo, spec.diffHi);
+        const cpu_kernels::LinearBinning values{spec.lo, spec.hi, spec.bins};
+        const cpu_kernels::LinearBinning differences{spec.diffLo, spec.diffHi, spec.bins};
         auto status = run(
             {&a, &b},
             [&](std::uint64_t, std::uint64_t, const double *const *buf, std::size_t n, unsigned worker) {
@@ -318,9 +296,9 @@ public:
                 d.resize(n);
                 for (std::size_t i = 0; i < n; ++i)
                     d[i] = buf[0][i] - buf[1][i];
-                values.add(buf[0], n, c);
-                values.add(buf[1], n, c + slots);
-                differences.add(d.data(), n, c + 2 * slots);
+                cpu_kernels::addLinearBins(doubleBlock(buf[0], n), values, c);
+                cpu_kernels::addLinearBins(doubleBlock(buf[1], n), values, c + slots);
+                cpu_kernels::addLinearBins(doubleBlock(d.data(), n), differences, c + 2 * slots);
             },
             progress, progressBase, progressTotal, error);
         if (status != BackendStatus::Ok)
@@ -346,6 +324,160 @@ private:
             *error = "the two sides have different numbers of elements (" + std::to_string(a.size()) + " and "
                 + std::to_string(b.size()) + ")";
         return false;
+    }
+
+    // Splits the source into units of kUnitElements and those into blocks of kBlockElements, hands
+    // the units to m_threads workers (the calling thread is one of them and the only one that
+    // reports progress) and calls fn(unit, block, worker) for each block in order. A block that
+    // lies inside one raw run of float32 or float64 elements is handed over as the mapped bytes
+    // themselves; any other
+    // is converted to doubles into the worker's buffer, from raw runs of those types directly and
+    // from the rest through a cursor. Block boundaries depend only on positions, so the kernels see
+    // the same blocks whatever the runs, the thread count or the instruction set. The mapped bytes
+    // read directly leave the resident set behind the units done (DirectReadRelease).
+    template<typename Fn>
+    BackendStatus runBlocks(const ElementSource &source, Fn fn, const ProgressFn &progress,
+                            std::uint64_t progressBase, std::uint64_t progressTotal, std::string *error)
+    {
+        const std::uint64_t total = source.size();
+        std::vector<ElementRun> runs = source.runs();
+        // Runs must cover [0, total) in order; a source that breaks that is read through its cursor.
+        std::uint64_t covered = 0;
+        for (const ElementRun &r : runs)
+            covered = r.first == covered && r.count ? covered + r.count : ~std::uint64_t(0);
+        if (covered != total)
+            runs = {ElementRun{0, total, nullptr, RawElement::F64}};
+
+        const std::uint64_t units = (total + kUnitElements - 1) / kUnitElements;
+        std::atomic<std::uint64_t> next{0};
+        std::atomic<std::uint64_t> done{0};
+        std::atomic<bool> stop{false};
+        std::atomic<bool> failed{false};
+        std::uint64_t reported = 0;
+        bool cancelled = false;
+        DirectReadRelease releaser(source, runs, units);
+
+        auto report = [&]() {
+            const std::uint64_t now = progressBase + done.load();
+            if (progress && now > reported) {
+                reported = now;
+                if (!progress(now, progressTotal)) {
+                    cancelled = true;
+                    stop = true;
+                }
+            }
+        };
+
+        auto worker = [&](unsigned id, bool reports) {
+            std::unique_ptr<ElementCursor> cursor; // made when a block needs it
+            std::uint64_t cursorAt = ~std::uint64_t(0);
+            std::vector<double> buffer(kBlockElements);
+            std::size_t hint = 0; // the run of the last position looked up
+            auto runAt = [&](std::uint64_t pos) {
+                if (!(runs[hint].first <= pos && pos < runs[hint].first + runs[hint].count)) {
+                    auto it = std::upper_bound(runs.begin(), runs.end(), pos,
+                                               [](std::uint64_t p, const ElementRun &r) { return p < r.first; });
+                    hint = static_cast<std::size_t>(it - runs.begin()) - 1;
+                }
+                return hint;
+            };
+            std::uint64_t unreported = 0;
+
+            while (!stop.load(std::memory_order_relaxed)) {
+                const std::uint64_t unit = next.fetch_add(1);
+                if (unit >= units)
+                    break;
+                const std::uint64_t begin = unit * kUnitElements;
+                const std::uint64_t end = std::min(total, begin + kUnitElements);
+                for (std::uint64_t at = begin; at < end && !stop.load(std::memory_order_relaxed);) {
+                    const auto m = static_cast<std::size_t>(std::min<std::uint64_t>(kBlockElements, end - at));
+                    const ElementRun &run = runs[runAt(at)];
+                    Block block;
+                    if (readsDirectly(run) && at + m <= run.first + run.count) {
+                        const std::size_t size = run.type == RawElement::F32 ? 4 : 8;
+                        block = Block{run.bytes + (at - run.first) * size, m, run.type == RawElement::F32};
+                    } else {
+                        // Several runs, or elements that need more than a float conversion.
+                        for (std::uint64_t pos = at; pos < at + m;) {
+                            const std::size_t r = runAt(pos);
+                            const ElementRun &piece = runs[r];
+                            const auto n = static_cast<std::size_t>(
+                                std::min<std::uint64_t>(at + m, piece.first + piece.count) - pos);
+                            double *out = buffer.data() + (pos - at);
+                            if (readsDirectly(piece)) {
+                                const std::uint8_t *p
+                                    = piece.bytes + (pos - piece.first) * (piece.type == RawElement::F32 ? 4 : 8);
+                                for (std::size_t i = 0; i < n; ++i) {
+                                    if (piece.type == RawElement::F32) {
+                                        float f;
+                                        std::memcpy(&f, p + 4 * i, 4);
+                                        out[i] = static_cast<double>(f);
+                                    } else {
+                                        std::memcpy(out + i, p + 8 * i, 8);
+                                    }
+                                }
+                            } else {
+                                if (!cursor)
+                                    cursor = source.cursor();
+                                if (cursorAt != pos)
+                                    cursor->seek(pos);
+                                std::size_t got = 0;
+                                while (got < n) {
+                                    const std::size_t k = cursor->read(std::span<double>(out + got, n - got));
+                                    if (k == 0)
+                                        break;
+                                    got += k;
+                                }
+                                if (got != n) {
+                                    failed = true;
+                                    stop = true;
+                                    break;
+                                }
+                                cursorAt = pos + n;
+                            }
+                            pos += n;
+                        }
+                        if (failed.load())
+                            break;
+                        block = doubleBlock(buffer.data(), m);
+                    }
+                    fn(unit, block, id);
+                    at += m;
+                    done.fetch_add(m);
+                    unreported += m;
+                    if (reports && (unreported >= kBufferElements || at == end)) {
+                        unreported = 0;
+                        report();
+                    }
+                }
+                if (!failed.load())
+                    releaser.unitDone(unit);
+            }
+        };
+
+        const auto threadCount = static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1)));
+        std::vector<std::thread> pool;
+        pool.reserve(threadCount - 1);
+        for (unsigned i = 1; i < threadCount; ++i) {
+            try {
+                pool.emplace_back(worker, i, false);
+            } catch (const std::system_error &) {
+                break; // no more threads to be had: the ones running (and this one) do the work
+            }
+        }
+        worker(0, true);
+        for (auto &t : pool)
+            t.join();
+        releaser.finish();
+        if (cancelled)
+            return BackendStatus::Cancelled;
+        if (failed) {
+            if (error)
+                *error = "a tensor could not be read to the end";
+            return BackendStatus::Failed;
+        }
+        report(); // the final count, after the other workers' last blocks
+        return cancelled ? BackendStatus::Cancelled : BackendStatus::Ok;
     }
 
     // Splits the sources (all of the first one's size) into units of kUnitElements, hands them to
@@ -455,11 +587,13 @@ class TensorGroupSource final : public ElementSource
 {
 public:
     // `raw`: per tensor, its raw element bytes (TensorElementReader::rawBytes; bytes null when none).
+    // `files`: per tensor, the mapping its raw bytes lie in.
     TensorGroupSource(const Checkpoint &cp, std::vector<std::uint32_t> tensors, std::vector<std::uint64_t> sizes,
-                      std::vector<ElementRun> raw)
+                      std::vector<ElementRun> raw, std::vector<const MappedFile *> files)
         : m_cp(cp)
         , m_tensors(std::move(tensors))
         , m_raw(std::move(raw))
+        , m_files(std::move(files))
     {
         m_starts.push_back(0);
         for (std::uint64_t s : sizes)
@@ -490,7 +624,44 @@ public:
         return out;
     }
 
+    void doneWith(const std::uint8_t *begin, const std::uint8_t *end) const override
+    {
+        if (!m_holdPages)
+            release(begin, end);
+    }
+
+    // While held, doneWith keeps the pages mapped: for a second pass over a source small enough to
+    // stay mapped in between (the backend's next pass releases them as it reads).
+    void holdPages(bool hold) { m_holdPages = hold; }
+
+    // The raw bytes of every tensor leave the resident set (after a held pass that had no sequel).
+    void releaseAll() const
+    {
+        for (const ElementRun &r : runs())
+            if (r.bytes)
+                release(r.bytes, r.bytes + r.count * rawElementSize(r.type));
+    }
+
+    std::uint64_t rawBytes() const
+    {
+        std::uint64_t n = 0;
+        for (const ElementRun &r : runs())
+            n += r.bytes ? r.count * rawElementSize(r.type) : 0;
+        return n;
+    }
+
 private:
+    void release(const std::uint8_t *begin, const std::uint8_t *end) const
+    {
+        for (const MappedFile *f : m_files) {
+            const std::span<const std::uint8_t> bytes = f ? f->bytes() : std::span<const std::uint8_t>();
+            if (f && begin >= bytes.data() && end <= bytes.data() + bytes.size()) {
+                f->releasePages(begin, end);
+                return;
+            }
+        }
+    }
+
     class Cursor final : public ElementCursor
     {
     public:
@@ -550,7 +721,9 @@ private:
     const Checkpoint &m_cp;
     std::vector<std::uint32_t> m_tensors;
     std::vector<ElementRun> m_raw;
+    std::vector<const MappedFile *> m_files;
     std::vector<std::uint64_t> m_starts;
+    bool m_holdPages = false;
 };
 
 // Bin edges of the log-magnitude histogram, in |x| units, from its log10 range.
@@ -587,13 +760,15 @@ BackendStatus HistogramBackend::pairHistogram(const ElementSource &a, const Elem
     return CpuHistogramBackend(0).pairHistogram(a, b, spec, out, progress, progressBase, progressTotal, error);
 }
 
-Result<std::unique_ptr<ElementSource>> tensorElementSource(const Checkpoint &cp,
-                                                           const std::vector<std::uint32_t> &tensors)
+namespace {
+
+Result<std::unique_ptr<TensorGroupSource>> groupSource(const Checkpoint &cp, const std::vector<std::uint32_t> &tensors)
 {
     // Every tensor opened once up front: one that cannot be read is an error with its reason,
     // before any work starts.
     std::vector<std::uint64_t> sizes;
     std::vector<ElementRun> raw;
+    std::vector<const MappedFile *> files;
     for (std::uint32_t t : tensors) {
         auto r = TensorElementReader::open(cp, t);
         if (!r)
@@ -603,8 +778,26 @@ Result<std::unique_ptr<ElementSource>> tensorElementSource(const Checkpoint &cp,
         if (!(*r)->rawBytes(run.type, run.bytes))
             run = ElementRun{};
         raw.push_back(run);
+        // The reader's mapping (TensorElementReader::open): the storage's own (shards) or the file's.
+        const std::int32_t storage = cp.tensors[t].storage;
+        const MappedFile *file = cp.file.get();
+        if (storage >= 0 && static_cast<std::size_t>(storage) < cp.storages.size()
+            && cp.storages[static_cast<std::size_t>(storage)].file)
+            file = cp.storages[static_cast<std::size_t>(storage)].file.get();
+        files.push_back(file);
     }
-    return std::unique_ptr<ElementSource>(std::make_unique<TensorGroupSource>(cp, tensors, sizes, std::move(raw)));
+    return std::make_unique<TensorGroupSource>(cp, tensors, sizes, std::move(raw), std::move(files));
+}
+
+} // namespace
+
+Result<std::unique_ptr<ElementSource>> tensorElementSource(const Checkpoint &cp,
+                                                           const std::vector<std::uint32_t> &tensors)
+{
+    auto source = groupSource(cp, tensors);
+    if (!source)
+        return source.error();
+    return std::unique_ptr<ElementSource>(std::move(*source));
 }
 
 Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::uint32_t> &tensors,
@@ -623,10 +816,10 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
             || request.range->first > request.range->second))
         return requestError("the histogram range must be finite with min <= max");
 
-    auto opened = tensorElementSource(cp, tensors);
+    auto opened = groupSource(cp, tensors);
     if (!opened)
         return opened.error();
-    const ElementSource &source = **opened;
+    TensorGroupSource &source = **opened;
 
     std::unique_ptr<HistogramBackend> own;
     if (!backend) {
@@ -645,11 +838,21 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
         return e;
     };
 
+    // A source this small stays mapped from the first pass to the second, which then neither
+    // faults its pages back in nor (the smallest) misses the cache. Larger ones are released as
+    // they are read in both passes, so that memory stays flat.
+    constexpr std::uint64_t kHoldBytes = std::uint64_t(64) << 20;
+    const bool hold = secondPass && source.rawBytes() <= kHoldBytes;
+    source.holdPages(hold);
     MomentSummary m;
     std::string why;
     BackendStatus s = backend->summarize(source, m, progress, 0, progressTotal, &why);
-    if (s != BackendStatus::Ok)
+    source.holdPages(false);
+    if (s != BackendStatus::Ok) {
+        if (hold)
+            source.releaseAll();
         return statusError(s, why);
+    }
 
     TensorStats out;
     out.numel = n;

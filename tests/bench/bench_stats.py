@@ -25,6 +25,12 @@ default /tmp/ptscope-bench). For every file, in one run:
     statistics alone (measured inside the child, load excluded); torch uses its own intra-op
     thread pool (all cores).
 
+  * read baseline: the floor for any statistics over the file, the time to read every byte of
+    it from the page cache on all cores (tests/bench/read_baseline.c, built here with the system
+    C compiler: each thread adds up the 64-bit words of its slice, through a memory map and through
+    pread; the faster of the two per run), as a whole process like ptscope; and ptscope's speed as
+    a share of that (baseline time / ptscope time). Left out, with a note, without a C compiler.
+
 Each is run once as a warm-up (page cache), then --runs times (default 3); medians with min-max.
 Peak RSS as in bench_info.py (wait4's ru_maxrss, through GNU time when available). It also
 checks that both sides agree: same tensor count, and histogram counts equal for every tensor.
@@ -32,8 +38,11 @@ checks that both sides agree: same tensor count, and histogram counts equal for 
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_info as bi  # noqa: E402
@@ -92,6 +101,19 @@ def compare(ptscope_json, reference):
     return len(t), mismatches, worst
 
 
+def build_read_baseline(out_dir):
+    """Compile read_baseline.c into out_dir; (path, None) or (None, why not)."""
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not cc:
+        return None, "no C compiler (cc, gcc or clang) on PATH"
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "read_baseline.c")
+    exe = os.path.join(out_dir, "read_baseline")
+    r = subprocess.run([cc, "-O3", "-march=native", "-pthread", "-o", exe, src], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, f"read_baseline.c did not build: {r.stderr.strip().splitlines()[-1:]}"
+    return exe, None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("cli")
@@ -120,6 +142,10 @@ def main(argv=None):
             paths.append(os.path.join(args.out_dir, sorted(name)[0]))
     rows = []
     notes = []
+    tmp = tempfile.mkdtemp(prefix="ptscope-bench-")
+    baseline_exe, why = build_read_baseline(tmp)
+    if why:
+        notes.append(f"read baseline left out: {why}")
     for path in paths:
         cli = {b: [args.cli, "stats", "--backend", b, "--json", "--bins", str(args.bins), path]
                for b in args.backends}
@@ -146,8 +172,16 @@ def main(argv=None):
         agreement = {b: compare(outputs[b], reference) for b in args.backends}
         series = {b: bi.Series() for b in args.backends}
         tseries = {d: bi.Series() for d in devices}
+        baseline = bi.Series()
         try:
+            if baseline_exe:
+                for mode in ("mmap", "pread"):  # warm-up
+                    bi.checked([baseline_exe, path, mode], f"read_baseline {mode}")
             for _ in range(args.runs):
+                if baseline_exe:
+                    walls = [bi.checked([baseline_exe, path, mode], f"read_baseline {mode}")[0]
+                             for mode in ("mmap", "pread")]
+                    baseline.add(min(walls), 0)
                 for b in args.backends:
                     wall, rss, _ = bi.checked(cli[b], f"ptscope-cli stats --backend {b}")
                     series[b].add(wall, rss)
@@ -157,14 +191,17 @@ def main(argv=None):
         except bi.BenchError as e:
             print(e, file=sys.stderr)
             return 1
-        rows.append((os.path.basename(path), os.path.getsize(path), series, tseries, agreement, reference_name))
+        rows.append((os.path.basename(path), os.path.getsize(path), series, tseries, agreement, reference_name,
+                     baseline))
+    shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"ptscope-cli stats vs torch {args.bins}-bin histc, {os.cpu_count()} CPUs, runs={args.runs}\n")
-    head = "| file | size | tensors |"
-    rule = "|---|---|---|"
+    head = "| file | size | tensors | read baseline (all cores) |"
+    rule = "|---|---|---|---|"
     for b in args.backends:
-        head += f" ptscope {b} (process) | ptscope {b} peak RSS | {b}: histograms equal | {b}: max rel. err mean/std |"
-        rule += "---|---|---|---|"
+        head += (f" ptscope {b} (process) | {b}: share of read speed | ptscope {b} peak RSS | {b}: histograms equal"
+                 f" | {b}: max rel. err mean/std |")
+        rule += "---|---|---|---|---|"
     for d in torch_devices:
         head += f" torch {d} process | torch {d} stats only |"
         rule += "---|---|"
@@ -172,12 +209,15 @@ def main(argv=None):
     rule += "---|"
     print(head)
     print(rule)
-    for name, size, series, tseries, agreement, reference_name in rows:
+    for name, size, series, tseries, agreement, reference_name, baseline in rows:
         tensors = max(a[0] for a in agreement.values())
-        line = f"| {name} | {size / 1e9:.2f} GB | {tensors} |"
+        line = f"| {name} | {size / 1e9:.2f} GB | {tensors} | {baseline.wall()} |"
         for b in args.backends:
             n, mismatches, worst = agreement[b]
-            line += f" {series[b].wall()} | {series[b].peak()} | {n - mismatches}/{n} | {worst:.1e} |"
+            share = "n/a"
+            if baseline.walls and series[b].walls:
+                share = f"{100 * statistics.median(baseline.walls) / statistics.median(series[b].walls):.0f} %"
+            line += f" {series[b].wall()} | {share} | {series[b].peak()} | {n - mismatches}/{n} | {worst:.1e} |"
         for d in torch_devices:
             t = tseries.get(d)
             line += f" {t.wall()} | {t.load()} |" if t else " n/a | n/a |"

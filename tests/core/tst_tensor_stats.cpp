@@ -6,6 +6,7 @@
 #include "checkpoint.h"
 #include "synthetic_checkpoint.h"
 #include "histogram_backend.h"
+#include "cpu_stats_kernels.h"
 #include "tensor_data.h"
 #include "tensor_stats.h"
 
@@ -14,6 +15,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTest>
+
+#include <algorithm>
 
 #include <cmath>
 #include <cstring>
@@ -44,6 +47,111 @@ std::vector<double> readAll(const Checkpoint &cp, std::uint32_t t)
 
 bool sameDouble(double a, double b) { return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, 8) == 0; }
 
+bool sameBits(double a, double b) { return std::memcmp(&a, &b, 8) == 0; }
+
+QString describe(const MomentSummary &s)
+{
+    return QString::asprintf("count %llu nan %llu +inf %llu -inf %llu zeros %llu min %a max %a minAbs %a maxAbs %a "
+                             "mean %a m2 %a",
+                             static_cast<unsigned long long>(s.count), static_cast<unsigned long long>(s.nan),
+                             static_cast<unsigned long long>(s.posInf), static_cast<unsigned long long>(s.negInf),
+                             static_cast<unsigned long long>(s.zeros), s.min, s.max, s.minAbs, s.maxAbs, s.mean, s.m2);
+}
+
+bool sameSummary(const MomentSummary &a, const MomentSummary &b)
+{
+    return a.count == b.count && a.nan == b.nan && a.posInf == b.posInf && a.negInf == b.negInf && a.zeros == b.zeros
+        && sameBits(a.min, b.min) && sameBits(a.max, b.max) && sameBits(a.minAbs, b.minAbs)
+        && sameBits(a.maxAbs, b.maxAbs) && sameBits(a.mean, b.mean) && sameBits(a.m2, b.m2);
+}
+
+// The contract of cpu_stats_kernels.h written out lane by lane in scalar code: element i of a block in
+// lane i % 8, the lanes' sums added in the tree ((0+1)+(2+3))+((4+5)+(6+7)), extrema merged in lane
+// order, the mean the block's own and m2 around it.
+MomentSummary referenceBlock(const std::vector<double> &x)
+{
+    constexpr int L = 8;
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    auto tree = [](const double *v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); };
+    double sum[L] = {}, m2[L] = {}, mn[L], mx[L], minAbs[L], maxAbs[L] = {};
+    std::fill(mn, mn + L, inf);
+    std::fill(mx, mx + L, -inf);
+    std::fill(minAbs, minAbs + L, inf);
+    MomentSummary s;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const int l = static_cast<int>(i % L);
+        const double v = x[i], a = std::fabs(v);
+        if (std::isnan(v)) {
+            ++s.nan;
+        } else if (std::isinf(v)) {
+            ++(v > 0 ? s.posInf : s.negInf);
+        } else {
+            ++s.count;
+            s.zeros += v == 0.0;
+            sum[l] += v;
+            mn[l] = v < mn[l] ? v : mn[l];
+            mx[l] = v > mx[l] ? v : mx[l];
+            minAbs[l] = a > 0.0 && a < minAbs[l] ? a : minAbs[l];
+            maxAbs[l] = a > maxAbs[l] ? a : maxAbs[l];
+        }
+    }
+    for (int l = 0; l < L; ++l) {
+        s.min = std::min(s.min, mn[l]);
+        s.max = std::max(s.max, mx[l]);
+        s.minAbs = std::min(s.minAbs, minAbs[l]);
+        s.maxAbs = std::max(s.maxAbs, maxAbs[l]);
+    }
+    if (s.count) {
+        s.mean = tree(sum) / static_cast<double>(s.count);
+        for (std::size_t i = 0; i < x.size(); ++i)
+            if (std::isfinite(x[i])) {
+                const double d = x[i] - s.mean;
+                m2[i % L] += d * d;
+            }
+        s.m2 = tree(m2);
+    }
+    return s;
+}
+
+// Random values in lots of magnitudes, and with `special` set NaN, infinities, signed zeros,
+// subnormals and huge values sprinkled in.
+template<typename T>
+std::vector<T> awkwardValues(std::size_t n, std::uint32_t seed, bool special)
+{
+    std::vector<T> v(n);
+    std::uint32_t state = seed;
+    auto next = [&]() { return state = state * 1664525u + 1013904223u; };
+    for (auto &x : v) {
+        const auto r = next();
+        x = static_cast<T>((static_cast<double>(r >> 8) / 16777216.0 - 0.3) * std::ldexp(1.0, static_cast<int>(next() % 40) - 20));
+        if (!special)
+            continue;
+        switch (next() % 16) {
+        case 0: x = std::numeric_limits<T>::quiet_NaN(); break;
+        case 1: x = std::numeric_limits<T>::infinity(); break;
+        case 2: x = -std::numeric_limits<T>::infinity(); break;
+        case 3: x = T(0); break;
+        case 4: x = -T(0); break;
+        case 5: x = std::numeric_limits<T>::denorm_min() * T(next() % 1000 + 1); break;
+        case 6: x = -std::numeric_limits<T>::max() / T(4); break;
+        default: break;
+        }
+    }
+    return v;
+}
+
+// Runs fn() once on every instruction set this CPU has, then goes back to the widest.
+template<typename Fn>
+void onEveryIsa(Fn fn)
+{
+    const auto isas = cpu_kernels::supportedIsas();
+    for (auto isa : isas) {
+        QVERIFY(cpu_kernels::setIsa(isa));
+        fn(isa);
+    }
+    QVERIFY(cpu_kernels::setIsa(isas.back()));
+}
+
 } // namespace
 
 class TestTensorStats : public QObject
@@ -67,6 +175,9 @@ private Q_SLOTS:
     void hundredMillionElements();
     void offsetMeanAccuracy();
     void threadDeterminism();
+    void kernelPaths_data();
+    void kernelPaths();
+    void statsOnEveryIsa();
     void groupOfTensors();
     void progressAndCancel();
     void explicitRange();
@@ -486,6 +597,107 @@ void TestTensorStats::threadDeterminism()
         total += c;
     QCOMPARE(total, a->finiteCount);
     QCOMPARE(a->finiteCount, std::uint64_t(N - 2));
+}
+
+void TestTensorStats::kernelPaths_data()
+{
+    QTest::addColumn<int>("length");
+    QTest::addColumn<bool>("isFloat");
+    QTest::addColumn<bool>("special");
+    for (int length : {1, 3, 8, 13, 64, 100, 517, 4096, 8191, 8192})
+        for (bool isFloat : {true, false})
+            for (bool special : {false, true})
+                QTest::addRow("%d %s%s", length, isFloat ? "float32" : "float64", special ? " NaN/Inf/0/subnormal" : "")
+                    << length << isFloat << special;
+}
+
+// Every instruction set's kernels give the scalar reference's bits, for blocks with and without
+// non-finite values, of awkward lengths, at awkward addresses.
+void TestTensorStats::kernelPaths()
+{
+    QFETCH(int, length);
+    QFETCH(bool, isFloat);
+    QFETCH(bool, special);
+    const auto n = static_cast<std::size_t>(length);
+    const std::uint32_t seed = static_cast<std::uint32_t>(length) * 2654435761u + isFloat + 2 * special;
+    std::vector<double> values;
+    std::vector<std::uint8_t> bytes(1); // one byte first: the elements are misaligned
+    if (isFloat) {
+        const auto f = awkwardValues<float>(n, seed, special);
+        values.assign(f.begin(), f.end());
+        bytes.insert(bytes.end(), reinterpret_cast<const std::uint8_t *>(f.data()),
+                     reinterpret_cast<const std::uint8_t *>(f.data() + n));
+    } else {
+        values = awkwardValues<double>(n, seed, special);
+        bytes.insert(bytes.end(), reinterpret_cast<const std::uint8_t *>(values.data()),
+                     reinterpret_cast<const std::uint8_t *>(values.data() + n));
+    }
+    const MomentSummary expected = referenceBlock(values);
+    // A range inside the data (some values skipped) with the maximum on the upper edge.
+    const double lo = expected.count ? expected.min / 2 : -1.0, hi = expected.count ? expected.max : 1.0;
+    for (std::uint32_t bins : {7u, 64u}) {
+        std::vector<std::uint64_t> expectedCounts(bins + 1, 0);
+        for (double x : values) {
+            const std::int64_t b = histcBin(x, lo, hi, bins);
+            ++expectedCounts[b < 0 ? bins : static_cast<std::size_t>(b)];
+        }
+        onEveryIsa([&](cpu_kernels::Isa isa) {
+            const cpu_kernels::Block block{bytes.data() + 1, n, isFloat};
+            if (bins == 7) {
+                const MomentSummary got = cpu_kernels::summarizeBlock(block);
+                QVERIFY2(sameSummary(got, expected),
+                         qPrintable(QLatin1String(cpu_kernels::isaName(isa)) + QStringLiteral(": ") + describe(got)
+                                    + QStringLiteral(" expected ") + describe(expected)));
+            }
+            std::vector<std::uint64_t> counts(bins + 1, 0);
+            cpu_kernels::addLinearBins(block, {lo, hi, bins}, counts.data());
+            QVERIFY2(counts == expectedCounts, cpu_kernels::isaName(isa));
+        });
+    }
+}
+
+// Whole statistics, several blocks and units, a group of float32 and float64 tensors: the same
+// bits on every instruction set and thread count.
+void TestTensorStats::statsOnEveryIsa()
+{
+    Synthetic s;
+    const auto f = awkwardValues<float>(2'500'000, 7, true);
+    const auto d = awkwardValues<double>(100'003, 8, false);
+    s.add("float32", f.data(), f.size() * 4, {static_cast<std::int64_t>(f.size())});
+    s.add("float64", d.data(), d.size() * 8, {static_cast<std::int64_t>(d.size())});
+    s.finish();
+    StatsRequest request;
+    request.bins = 64;
+    request.logHistogram = true;
+    std::vector<TensorStats> results;
+    std::vector<QString> names;
+    onEveryIsa([&](cpu_kernels::Isa isa) {
+        for (unsigned threads : {1u, 3u}) {
+            for (const std::vector<std::uint32_t> &tensors : {std::vector<std::uint32_t>{0, 1}, {1}}) {
+                auto r = computeStats(s.cp, tensors, request, {}, makeCpuHistogramBackend(threads).get());
+                QVERIFY(r.ok());
+                results.push_back(*r);
+                names.push_back(QString::asprintf("%s, %u threads, %zu tensors", cpu_kernels::isaName(isa), threads,
+                                                  tensors.size()));
+            }
+        }
+    });
+    qInfo("instruction sets checked: %zu", cpu_kernels::supportedIsas().size());
+    QVERIFY(results.size() >= 4);
+    for (std::size_t i = 2; i < results.size(); ++i) {
+        const TensorStats &a = results[i % 2], &b = results[i]; // the same tensors on the first path
+        QVERIFY2(sameBits(a.mean, b.mean) && sameBits(a.std, b.std) && sameBits(a.min, b.min)
+                     && sameBits(a.max, b.max),
+                 qPrintable(names[i]));
+        QCOMPARE(a.finiteCount, b.finiteCount);
+        QCOMPARE(a.nan, b.nan);
+        QCOMPARE(a.posInf, b.posInf);
+        QCOMPARE(a.negInf, b.negInf);
+        QCOMPARE(a.zeros, b.zeros);
+        QCOMPARE(a.histogram.counts, b.histogram.counts);
+        QCOMPARE(a.logHistogram.counts, b.logHistogram.counts);
+        QVERIFY(sameBits(a.logHistogram.min, b.logHistogram.min) && sameBits(a.logHistogram.max, b.logHistogram.max));
+    }
 }
 
 void TestTensorStats::groupOfTensors()
