@@ -236,8 +236,8 @@ int runInfo(const std::vector<std::string> &args)
     if (json) {
         InfoJsonOptions options;
         options.includeObjects = objects;
-        const std::string out = infoJson(**cp, options);
-        std::fwrite(out.data(), 1, out.size(), stdout);
+        writeInfoJson(**cp, options,
+                      [](std::string_view piece) { std::fwrite(piece.data(), 1, piece.size(), stdout); });
     } else if (tree) {
         printTree(**cp, depth, maxChildren);
     } else {

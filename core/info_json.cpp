@@ -229,7 +229,16 @@ struct ObjectWriter
 
 std::string infoJson(const Checkpoint &cp, const InfoJsonOptions &options)
 {
+    std::string out;
+    writeInfoJson(cp, options, [&out](std::string_view piece) { out.append(piece); });
+    return out;
+}
+
+void writeInfoJson(const Checkpoint &cp, const InfoJsonOptions &options,
+                   const std::function<void(std::string_view)> &sink)
+{
     JsonWriter w(options.pretty);
+    w.setSink(sink);
     w.beginObject();
     w.field("file", cp.path);
     w.field("format", formatName(cp.format));
@@ -381,9 +390,8 @@ std::string infoJson(const Checkpoint &cp, const InfoJsonOptions &options)
     w.key("security");
     writeSecurityJson(w, securityReport(cp));
     w.endObject();
-    std::string out = w.str();
-    out += '\n';
-    return out;
+    w.flush();
+    sink("\n");
 }
 
 } // namespace ptscope::core

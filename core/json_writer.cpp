@@ -55,8 +55,18 @@ void JsonWriter::newline()
     m_out.append(m_first.size() * 2, ' ');
 }
 
+void JsonWriter::flush()
+{
+    if (m_sink && !m_out.empty()) {
+        m_sink(m_out);
+        m_out.clear();
+    }
+}
+
 void JsonWriter::separator()
 {
+    if (m_sink && m_out.size() >= (std::size_t(1) << 20))
+        flush();
     if (m_afterKey) {
         m_afterKey = false;
         return;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,7 +45,14 @@ public:
     JsonWriter &stringArray(const std::vector<std::string> &items);
     JsonWriter &intArray(const std::vector<std::int64_t> &items);
 
+    // What has been written and not yet handed to the sink (everything when there is no sink).
     const std::string &str() const { return m_out; }
+
+    // Streams the document: from now on, whenever a megabyte or more is waiting, it is passed to
+    // `sink` and dropped from str(). flush() passes the rest. A large document (a whole model's
+    // object tree runs to tens of megabytes) then never sits in memory whole.
+    void setSink(std::function<void(std::string_view)> sink) { m_sink = std::move(sink); }
+    void flush();
 
     static std::string escape(std::string_view s);
 
@@ -53,6 +61,7 @@ private:
     void newline();
 
     std::string m_out;
+    std::function<void(std::string_view)> m_sink;
     std::vector<bool> m_first; // per open container: nothing written yet
     bool m_pretty;
     bool m_afterKey = false;
