@@ -137,10 +137,7 @@ def main(argv=None):
         if gen.returncode != 0:
             print(gen.stderr, file=sys.stderr)
             return 1
-        names = [n for n in os.listdir(args.out_dir)
-                 if n.startswith(f"transformer_fp32_{args.size:g}GB") and n.endswith(".pt")
-                 and ".finetuned" not in n]
-        target = os.path.join(args.out_dir, sorted(names)[0])
+        target = json.loads(gen.stdout.strip().splitlines()[-1])["path"]
         source = target[:-3] + ".finetuned.pt"
         if not os.path.exists(source) or os.path.getmtime(source) < os.path.getmtime(target):
             print(f"generating {source} ...", file=sys.stderr, flush=True)

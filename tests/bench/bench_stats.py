@@ -137,9 +137,8 @@ def main(argv=None):
             if gen.returncode != 0:
                 print(gen.stderr, file=sys.stderr)
                 return 1
-            name = [n for n in os.listdir(args.out_dir)
-                    if n.startswith(f"transformer_fp32_{size:g}GB") and n.endswith(".pt")]
-            paths.append(os.path.join(args.out_dir, sorted(name)[0]))
+            # The generator prints {"path": ..., "meta": ...} for the file it made or found.
+            paths.append(json.loads(gen.stdout.strip().splitlines()[-1])["path"])
     rows = []
     notes = []
     tmp = tempfile.mkdtemp(prefix="ptscope-bench-")
