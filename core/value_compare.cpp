@@ -37,8 +37,7 @@ Error pairBackendError(const HistogramBackend &backend, BackendStatus status, co
     return makeError(ErrorCode::ReadFailed, "the " + backend.name() + " backend failed: " + why);
 }
 
-Result<ValueComparison> compareTensorValues(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb,
-                                            std::uint32_t b, HistogramBackend *backend, const ProgressFn &progress)
+Result<PairSources> pairSources(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb, std::uint32_t b)
 {
     auto sa = tensorElementSource(ca, {a});
     if (!sa)
@@ -46,11 +45,20 @@ Result<ValueComparison> compareTensorValues(const Checkpoint &ca, std::uint32_t 
     auto sb = tensorElementSource(cb, {b});
     if (!sb)
         return sb.error();
-    const std::uint64_t n = (*sa)->size();
-    if (n != (*sb)->size())
+    if ((*sa)->size() != (*sb)->size())
         return makeError(ErrorCode::InvalidTensor,
-            "the tensors have different numbers of elements (" + std::to_string(n) + " and "
+            "the tensors have different numbers of elements (" + std::to_string((*sa)->size()) + " and "
                 + std::to_string((*sb)->size()) + ")");
+    return PairSources{std::move(*sa), std::move(*sb)};
+}
+
+Result<ValueComparison> compareTensorValues(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb,
+                                            std::uint32_t b, HistogramBackend *backend, const ProgressFn &progress)
+{
+    auto sources = pairSources(ca, a, cb, b);
+    if (!sources)
+        return sources.error();
+    const std::uint64_t n = sources->size();
     std::unique_ptr<HistogramBackend> own;
     if (!backend) {
         own = makeCpuHistogramBackend();
@@ -58,7 +66,7 @@ Result<ValueComparison> compareTensorValues(const Checkpoint &ca, std::uint32_t 
     }
     PairSummary summary;
     std::string why;
-    const BackendStatus status = backend->compare(**sa, **sb, PairTolerance{}, summary, progress, 0, n, &why);
+    const BackendStatus status = backend->compare(*sources->a, *sources->b, PairTolerance{}, summary, progress, 0, n, &why);
     if (status != BackendStatus::Ok)
         return pairBackendError(*backend, status, why);
     return valueComparison(summary);

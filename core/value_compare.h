@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -64,6 +65,15 @@ private:
 Result<ValueComparison> compareTensorValues(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb,
                                             std::uint32_t b, HistogramBackend *backend = nullptr,
                                             const ProgressFn &progress = {});
+
+// Tensor a of `ca` and tensor b of `cb` as element sources for a pass over both. Errors: either
+// tensor has no readable data, or their element counts differ (InvalidTensor).
+struct PairSources
+{
+    std::unique_ptr<ElementSource> a, b;
+    std::uint64_t size() const { return a->size(); }
+};
+Result<PairSources> pairSources(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb, std::uint32_t b);
 
 // The error for a backend call that did not return Ok (Cancelled or ReadFailed with `why`).
 Error pairBackendError(const HistogramBackend &backend, BackendStatus status, const std::string &why);

@@ -32,17 +32,12 @@ Result<ValueHistograms> compareTensorHistograms(const Checkpoint &ca, std::uint3
 {
     if (bins == 0 || bins > (1u << 20))
         return makeError(ErrorCode::InvalidTensor, "a histogram needs between 1 and 1048576 bins");
-    auto sa = tensorElementSource(ca, {a});
-    if (!sa)
-        return sa.error();
-    auto sb = tensorElementSource(cb, {b});
-    if (!sb)
-        return sb.error();
-    const std::uint64_t numel = (*sa)->size();
-    if (numel != (*sb)->size())
-        return makeError(ErrorCode::InvalidTensor,
-            "the tensors have different numbers of elements (" + std::to_string(numel) + " and "
-                + std::to_string((*sb)->size()) + ")");
+    auto sources = pairSources(ca, a, cb, b);
+    if (!sources)
+        return sources.error();
+    const ElementSource &sa = *sources->a;
+    const ElementSource &sb = *sources->b;
+    const std::uint64_t numel = sources->size();
     std::unique_ptr<HistogramBackend> own;
     if (!backend) {
         own = makeCpuHistogramBackend();
@@ -53,7 +48,7 @@ Result<ValueHistograms> compareTensorHistograms(const Checkpoint &ca, std::uint3
 
     // Pass 1: the metrics and the three ranges.
     PairSummary summary;
-    BackendStatus status = backend->compare(**sa, **sb, PairTolerance{}, summary, progress, 0, total, &why);
+    BackendStatus status = backend->compare(sa, sb, PairTolerance{}, summary, progress, 0, total, &why);
     if (status != BackendStatus::Ok)
         return pairBackendError(*backend, status, why);
 
@@ -75,7 +70,7 @@ Result<ValueHistograms> compareTensorHistograms(const Checkpoint &ca, std::uint3
 
     // Pass 2: the counts.
     PairBinCounts counts;
-    status = backend->pairHistogram(**sa, **sb, spec, counts, progress, numel, total, &why);
+    status = backend->pairHistogram(sa, sb, spec, counts, progress, numel, total, &why);
     if (status != BackendStatus::Ok)
         return pairBackendError(*backend, status, why);
     out.source.counts = std::move(counts.a);
