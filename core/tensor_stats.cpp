@@ -174,6 +174,25 @@ private:
     std::vector<const std::uint8_t *> m_released; // per run: its bytes before this are released
 };
 
+// Runs worker(i, i == 0) on `threads` threads, the calling one as worker 0 (the one that may report
+// progress), and waits for them all; fewer when the system has no more threads to give.
+template<typename Worker>
+void runWorkers(unsigned threads, const Worker &worker)
+{
+    std::vector<std::thread> pool;
+    pool.reserve(threads - 1);
+    for (unsigned i = 1; i < threads; ++i) {
+        try {
+            pool.emplace_back(worker, i, false);
+        } catch (const std::system_error &) {
+            break; // no more threads to be had: the ones running (and this one) do the work
+        }
+    }
+    worker(0u, true);
+    for (auto &t : pool)
+        t.join();
+}
+
 class CpuHistogramBackend final : public HistogramBackend
 {
 public:
@@ -455,19 +474,7 @@ private:
             }
         };
 
-        const auto threadCount = static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1)));
-        std::vector<std::thread> pool;
-        pool.reserve(threadCount - 1);
-        for (unsigned i = 1; i < threadCount; ++i) {
-            try {
-                pool.emplace_back(worker, i, false);
-            } catch (const std::system_error &) {
-                break; // no more threads to be had: the ones running (and this one) do the work
-            }
-        }
-        worker(0, true);
-        for (auto &t : pool)
-            t.join();
+        runWorkers(static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1))), worker);
         releaser.finish();
         if (cancelled)
             return BackendStatus::Cancelled;
@@ -555,19 +562,7 @@ private:
             }
         };
 
-        const auto threadCount = static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1)));
-        std::vector<std::thread> pool;
-        pool.reserve(threadCount - 1);
-        for (unsigned i = 1; i < threadCount; ++i) {
-            try {
-                pool.emplace_back(worker, i, false);
-            } catch (const std::system_error &) {
-                break; // no more threads to be had: the ones running (and this one) do the work
-            }
-        }
-        worker(0, true);
-        for (auto &t : pool)
-            t.join();
+        runWorkers(static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1))), worker);
         if (cancelled)
             return BackendStatus::Cancelled;
         if (failed) {
