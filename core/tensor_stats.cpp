@@ -193,6 +193,53 @@ void runWorkers(unsigned threads, const Worker &worker)
         t.join();
 }
 
+// Progress and cancellation of one pass over a source, shared by its workers: they count elements
+// in `done` and stop when `stop` is set; worker 0 calls report(), which asks the caller's progress
+// function and sets `stop` when it cancels; `failed` when a source could not be read.
+struct PassState
+{
+    PassState(const ProgressFn &progress, std::uint64_t base, std::uint64_t total)
+        : progress(progress)
+        , base(base)
+        , total(total)
+    {
+    }
+
+    void report()
+    {
+        const std::uint64_t now = base + done.load();
+        if (progress && now > reported) {
+            reported = now;
+            if (!progress(now, total)) {
+                cancelled = true;
+                stop = true;
+            }
+        }
+    }
+
+    // After the workers are joined: the pass's status, with the final progress count.
+    BackendStatus finish(std::string *error)
+    {
+        if (cancelled)
+            return BackendStatus::Cancelled;
+        if (failed) {
+            if (error)
+                *error = "a tensor could not be read to the end";
+            return BackendStatus::Failed;
+        }
+        report(); // the final count, after the other workers' last blocks
+        return cancelled ? BackendStatus::Cancelled : BackendStatus::Ok;
+    }
+
+    const ProgressFn &progress;
+    const std::uint64_t base, total;
+    std::atomic<std::uint64_t> done{0};
+    std::atomic<bool> stop{false};
+    std::atomic<bool> failed{false};
+    std::uint64_t reported = 0; // the calling thread's alone, as `cancelled`
+    bool cancelled = false;
+};
+
 class CpuHistogramBackend final : public HistogramBackend
 {
 public:
@@ -369,23 +416,8 @@ private:
 
         const std::uint64_t units = (total + kUnitElements - 1) / kUnitElements;
         std::atomic<std::uint64_t> next{0};
-        std::atomic<std::uint64_t> done{0};
-        std::atomic<bool> stop{false};
-        std::atomic<bool> failed{false};
-        std::uint64_t reported = 0;
-        bool cancelled = false;
+        PassState pass(progress, progressBase, progressTotal);
         DirectReadRelease releaser(source, runs, units);
-
-        auto report = [&]() {
-            const std::uint64_t now = progressBase + done.load();
-            if (progress && now > reported) {
-                reported = now;
-                if (!progress(now, progressTotal)) {
-                    cancelled = true;
-                    stop = true;
-                }
-            }
-        };
 
         auto worker = [&](unsigned id, bool reports) {
             std::unique_ptr<ElementCursor> cursor; // made when a block needs it
@@ -402,13 +434,13 @@ private:
             };
             std::uint64_t unreported = 0;
 
-            while (!stop.load(std::memory_order_relaxed)) {
+            while (!pass.stop.load(std::memory_order_relaxed)) {
                 const std::uint64_t unit = next.fetch_add(1);
                 if (unit >= units)
                     break;
                 const std::uint64_t begin = unit * kUnitElements;
                 const std::uint64_t end = std::min(total, begin + kUnitElements);
-                for (std::uint64_t at = begin; at < end && !stop.load(std::memory_order_relaxed);) {
+                for (std::uint64_t at = begin; at < end && !pass.stop.load(std::memory_order_relaxed);) {
                     const auto m = static_cast<std::size_t>(std::min<std::uint64_t>(kBlockElements, end - at));
                     const ElementRun &run = runs[runAt(at)];
                     Block block;
@@ -448,43 +480,35 @@ private:
                                     got += k;
                                 }
                                 if (got != n) {
-                                    failed = true;
-                                    stop = true;
+                                    pass.failed = true;
+                                    pass.stop = true;
                                     break;
                                 }
                                 cursorAt = pos + n;
                             }
                             pos += n;
                         }
-                        if (failed.load())
+                        if (pass.failed.load())
                             break;
                         block = doubleBlock(buffer.data(), m);
                     }
                     fn(unit, block, id);
                     at += m;
-                    done.fetch_add(m);
+                    pass.done.fetch_add(m);
                     unreported += m;
                     if (reports && (unreported >= kBufferElements || at == end)) {
                         unreported = 0;
-                        report();
+                        pass.report();
                     }
                 }
-                if (!failed.load())
+                if (!pass.failed.load())
                     releaser.unitDone(unit);
             }
         };
 
         runWorkers(static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1))), worker);
         releaser.finish();
-        if (cancelled)
-            return BackendStatus::Cancelled;
-        if (failed) {
-            if (error)
-                *error = "a tensor could not be read to the end";
-            return BackendStatus::Failed;
-        }
-        report(); // the final count, after the other workers' last blocks
-        return cancelled ? BackendStatus::Cancelled : BackendStatus::Ok;
+        return pass.finish(error);
     }
 
     // Splits the sources (all of the first one's size) into units of kUnitElements, hands them to
@@ -500,22 +524,7 @@ private:
         const std::uint64_t total = sources.front()->size();
         const std::uint64_t units = (total + kUnitElements - 1) / kUnitElements;
         std::atomic<std::uint64_t> next{0};
-        std::atomic<std::uint64_t> done{0};
-        std::atomic<bool> stop{false};
-        std::atomic<bool> failed{false};
-        std::uint64_t reported = 0;
-        bool cancelled = false;
-
-        auto report = [&]() {
-            const std::uint64_t now = progressBase + done.load();
-            if (progress && now > reported) {
-                reported = now;
-                if (!progress(now, progressTotal)) {
-                    cancelled = true;
-                    stop = true;
-                }
-            }
-        };
+        PassState pass(progress, progressBase, progressTotal);
 
         auto worker = [&](unsigned id, bool reports) {
             std::vector<std::unique_ptr<ElementCursor>> cursors;
@@ -526,7 +535,7 @@ private:
                 buffers.emplace_back(kBufferElements);
                 views.push_back(buffers.back().data());
             }
-            while (!stop.load(std::memory_order_relaxed)) {
+            while (!pass.stop.load(std::memory_order_relaxed)) {
                 const std::uint64_t unit = next.fetch_add(1);
                 if (unit >= units)
                     break;
@@ -534,7 +543,7 @@ private:
                 const std::uint64_t end = std::min(total, begin + kUnitElements);
                 for (auto &cursor : cursors)
                     cursor->seek(begin);
-                for (std::uint64_t at = begin; at < end && !stop.load(std::memory_order_relaxed);) {
+                for (std::uint64_t at = begin; at < end && !pass.stop.load(std::memory_order_relaxed);) {
                     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kBufferElements, end - at));
                     bool complete = true;
                     for (std::size_t k = 0; k < cursors.size() && complete; ++k) {
@@ -549,29 +558,21 @@ private:
                         complete = got == want;
                     }
                     if (!complete) {
-                        failed = true;
-                        stop = true;
+                        pass.failed = true;
+                        pass.stop = true;
                         break;
                     }
                     fn(unit, at, views.data(), want, id);
                     at += want;
-                    done.fetch_add(want);
+                    pass.done.fetch_add(want);
                     if (reports)
-                        report();
+                        pass.report();
                 }
             }
         };
 
         runWorkers(static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1))), worker);
-        if (cancelled)
-            return BackendStatus::Cancelled;
-        if (failed) {
-            if (error)
-                *error = "a tensor could not be read to the end";
-            return BackendStatus::Failed;
-        }
-        report(); // the final count, after the other workers' last buffers
-        return cancelled ? BackendStatus::Cancelled : BackendStatus::Ok;
+        return pass.finish(error);
     }
 
     unsigned m_threads;
