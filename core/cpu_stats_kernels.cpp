@@ -3,9 +3,14 @@
 #include "cpu_stats_kernels.h"
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstring>
 #include <limits>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 // The vectors below never cross a call boundary (every helper is always inlined into the
 // per-instruction-set entry points, which take and return plain types): GCC's note that passing
@@ -59,6 +64,22 @@ struct VectorsOf<8>
     using I = std::int32_t __attribute__((vector_size(32)));
 };
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// GCC 12 takes __builtin_convertvector from 4 or 8 floats to doubles apart into halves (two
+// conversions and a shuffle); these are the one instruction. Not always_inline: a function for a
+// wider instruction set than its caller's cannot be, but once the caller is inlined into a kernel
+// of that set, these are inlined too.
+__attribute__((target("avx512f"))) inline VectorsOf<8>::D convert8(const std::uint8_t *p)
+{
+    return reinterpret_cast<VectorsOf<8>::D>(_mm512_maskz_cvtps_pd(0xff, _mm256_loadu_ps(reinterpret_cast<const float *>(p))));
+}
+__attribute__((target("avx"))) inline VectorsOf<4>::D convert4(const std::uint8_t *p)
+{
+    return reinterpret_cast<VectorsOf<4>::D>(_mm256_cvtps_pd(_mm_loadu_ps(reinterpret_cast<const float *>(p))));
+}
+#define PTSCOPE_CONVERT_INSTRUCTION 1
+#endif
+
 template<int W>
 struct Simd
 {
@@ -77,11 +98,28 @@ struct Simd
         return v;
     }
 
+    // |x|: the sign bit cleared (one instruction; NaN stays NaN).
+    PTSCOPE_INLINE static D abs(D v)
+    {
+        L bits;
+        std::memcpy(&bits, &v, sizeof v);
+        bits &= ~(L{} + std::numeric_limits<std::int64_t>::min());
+        D out;
+        std::memcpy(&out, &bits, sizeof out);
+        return out;
+    }
+
     // W elements from any address, converted to double (float32 -> double is exact).
     template<bool IsFloat>
     PTSCOPE_INLINE static D load(const std::uint8_t *p)
     {
         if constexpr (IsFloat) {
+#if defined(PTSCOPE_CONVERT_INSTRUCTION)
+            if constexpr (W == 8)
+                return convert8(p);
+            if constexpr (W == 4)
+                return convert4(p);
+#endif
             F f;
             std::memcpy(&f, p, sizeof f);
             return __builtin_convertvector(f, D);
@@ -142,7 +180,7 @@ struct Lanes
 {
     using S = Simd<W>;
     typename S::L count[S::R] = {}, nan[S::R] = {}, posInf[S::R] = {}, negInf[S::R] = {}, zeros[S::R] = {};
-    typename S::D sum[S::R] = {}, mn[S::R], mx[S::R], minAbs[S::R], maxAbs[S::R] = {};
+    typename S::D sum[S::R] = {}, mn[S::R], mx[S::R], minAbs[S::R];
 
     PTSCOPE_INLINE Lanes()
     {
@@ -180,7 +218,7 @@ PTSCOPE_INLINE void step(Lanes<W> &s, int r, typename Simd<W>::D v, typename Sim
     using S = Simd<W>;
     using D = typename S::D;
     const D zero = {}, inf = S::splat(kInf), negInf = S::splat(-kInf);
-    const D a = v < zero ? -v : v; // |x|; NaN stays NaN
+    const D a = S::abs(v);
     D nonZero = a > zero ? a : inf; // |x| for minAbs, which leaves zeros out
     if constexpr (Fast && Full) {
         s.zeros[r] += v == zero;
@@ -188,7 +226,6 @@ PTSCOPE_INLINE void step(Lanes<W> &s, int r, typename Simd<W>::D v, typename Sim
         s.mn[r] = v < s.mn[r] ? v : s.mn[r];
         s.mx[r] = v > s.mx[r] ? v : s.mx[r];
         s.minAbs[r] = nonZero < s.minAbs[r] ? nonZero : s.minAbs[r];
-        s.maxAbs[r] = a > s.maxAbs[r] ? a : s.maxAbs[r];
         return;
     }
     // (In full vectors every lane is live: no mask is combined with `live`, which GCC 12 would
@@ -213,13 +250,12 @@ PTSCOPE_INLINE void step(Lanes<W> &s, int r, typename Simd<W>::D v, typename Sim
         s.zeros[r] += v == zero; // zero is finite
     else
         s.zeros[r] += (v == zero) & live;
-    const D vSum = use ? v : zero, vMin = use ? v : inf, vMax = use ? v : negInf, vAbs = use ? a : zero;
+    const D vSum = use ? v : zero, vMin = use ? v : inf, vMax = use ? v : negInf;
     nonZero = use ? nonZero : inf;
     s.sum[r] += vSum;
     s.mn[r] = vMin < s.mn[r] ? vMin : s.mn[r];
     s.mx[r] = vMax > s.mx[r] ? vMax : s.mx[r];
     s.minAbs[r] = nonZero < s.minAbs[r] ? nonZero : s.minAbs[r];
-    s.maxAbs[r] = vAbs > s.maxAbs[r] ? vAbs : s.maxAbs[r];
 }
 
 template<int W, bool IsFloat, bool Fast>
@@ -258,7 +294,7 @@ PTSCOPE_INLINE double deviations(const std::uint8_t *p, std::size_t n, double me
         for (int r = 0; r < S::R; ++r) {
             D d = g.v[r] - vMean;
             if constexpr (!Fast) {
-                const D a = g.v[r] < zero ? -g.v[r] : g.v[r];
+                const D a = S::abs(g.v[r]);
                 d = a <= maxFinite ? d : zero;
             }
             m2[r] += d * d;
@@ -267,7 +303,7 @@ PTSCOPE_INLINE double deviations(const std::uint8_t *p, std::size_t n, double me
     if (i < n) {
         g.loadTail(p + i * size, n - i);
         for (int r = 0; r < S::R; ++r) {
-            const D a = g.v[r] < zero ? -g.v[r] : g.v[r];
+            const D a = S::abs(g.v[r]);
             D d = g.v[r] - vMean;
             d = a <= maxFinite ? d : zero;
             d = g.live[r] ? d : zero;
@@ -300,8 +336,10 @@ PTSCOPE_INLINE MomentSummary summarizeImpl(const std::uint8_t *p, std::size_t n)
         out.min = std::min(out.min, Acc::lane(s.mn, l));
         out.max = std::max(out.max, Acc::lane(s.mx, l));
         out.minAbs = std::min(out.minAbs, Acc::lane(s.minAbs, l));
-        out.maxAbs = std::max(out.maxAbs, Acc::lane(s.maxAbs, l));
     }
+    // The largest finite |x| is that of the minimum or of the maximum.
+    if (out.count)
+        out.maxAbs = std::max(std::fabs(out.min), std::fabs(out.max));
     if (out.count) {
         // The block's own mean, then the squared deviations around it (the block is in cache).
         out.mean = Acc::total(s.sum) / static_cast<double>(out.count);
@@ -389,12 +427,30 @@ PTSCOPE_INLINE void binsImpl(const std::uint8_t *p, std::size_t n, const LinearB
             std::memcpy(out + r * W, &k, sizeof k);
         }
     };
+    // Every element known finite and in [lo, hi]: the same bin without the range tests, clamped
+    // to [0, bins - 1] so that no element can land outside the counts.
+    const D zero = {};
+    auto binInside = [&](const Group<W, IsFloat> &g, std::int32_t *out) PTSCOPE_LAMBDA_INLINE {
+        for (int r = 0; r < S::R; ++r) {
+            const D at = ((g.v[r] - lo) / width) * vBins;
+            D slot = at < lastBin ? at : lastBin;
+            slot = slot > zero ? slot : zero;
+            const auto k = __builtin_convertvector(slot, typename S::I);
+            std::memcpy(out + r * W, &k, sizeof k);
+        }
+    };
     Group<W, IsFloat> g;
     Scatter scatter(counts, b.bins);
     for (std::size_t first = 0; first < n; first += kStretch) {
         const std::size_t m = std::min(kStretch, n - first);
         const std::uint8_t *q = p + first * size;
         std::size_t i = 0;
+        if (b.inside) {
+            for (; i + kLanes <= m; i += kLanes) {
+                g.loadFull(q + i * size);
+                binInside(g, pos + i);
+            }
+        }
         for (; i + kLanes <= m; i += kLanes) {
             g.loadFull(q + i * size);
             binGroup(g, pos + i);

@@ -48,6 +48,9 @@ struct LinearBinning
     double lo = 0.0;
     double hi = 0.0;
     std::uint32_t bins = 0;
+    // Every element is finite and inside [lo, hi] (BinSpec::inside): no range tests. An element that
+    // is not still lands in a bin of [0, bins): never outside the counts.
+    bool inside = false;
 };
 void addLinearBins(const Block &block, const LinearBinning &binning, std::uint64_t *counts);
 

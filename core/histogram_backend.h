@@ -102,6 +102,10 @@ struct BinSpec
     std::uint32_t bins = 0;     // 0: no linear histogram
     double lo = 0.0;
     double hi = 0.0;
+    // The caller knows every element to be finite and inside [lo, hi] (the range is the data's own
+    // and pass 1 found no NaN or infinity): a backend may then leave out its range tests. Counts are
+    // the same either way.
+    bool inside = false;
     std::vector<double> logEdges; // log-magnitude histogram: logBins + 1 increasing |x| edges; empty: none
 };
 

@@ -76,7 +76,7 @@ std::pair<double, double> histcEdges(double min, double max, std::uint32_t bins,
 namespace {
 
 constexpr std::size_t kBufferElements = std::size_t(1) << 16; // pairs: one read, ~512 KiB of doubles
-constexpr std::uint64_t kUnitElements = std::uint64_t(1) << 20; // one work item (16 buffers, 128 blocks)
+constexpr std::uint64_t kUnitElements = std::uint64_t(1) << 18; // one work item (4 buffers, 32 blocks)
 constexpr std::size_t kBlockElements = 8192; // one call of the kernels: a float32 block fits in L1
 static_assert(kUnitElements % kBlockElements == 0 && kBufferElements % kBlockElements == 0);
 
@@ -279,7 +279,7 @@ public:
         std::vector<std::vector<std::uint64_t>> counts(m_threads, std::vector<std::uint64_t>(spec.bins + 1, 0));
         std::vector<std::vector<std::uint64_t>> logCounts(m_threads, std::vector<std::uint64_t>(logBins, 0));
         std::vector<std::vector<double>> scratch(m_threads);
-        const cpu_kernels::LinearBinning linear{spec.lo, spec.hi, spec.bins};
+        const cpu_kernels::LinearBinning linear{spec.lo, spec.hi, spec.bins, spec.inside};
         auto status = runBlocks(
             source,
             [&](std::uint64_t, const Block &block, unsigned worker) {
@@ -877,6 +877,7 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
     const auto edges = histcEdges(range.first, range.second, request.bins, request.edges);
     spec.lo = edges.first;
     spec.hi = edges.second;
+    spec.inside = m.count > 0 && m.count == n && spec.lo <= m.min && m.max <= spec.hi;
     const std::uint32_t logBins = request.logBins ? request.logBins : (request.bins ? request.bins : 64);
     const bool haveMagnitudes = m.count > m.zeros && m.maxAbs > 0.0;
     if (request.logHistogram) {

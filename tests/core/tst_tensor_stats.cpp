@@ -19,6 +19,7 @@
 #include <algorithm>
 
 #include <cmath>
+#include <numeric>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -652,6 +653,30 @@ void TestTensorStats::kernelPaths()
             std::vector<std::uint64_t> counts(bins + 1, 0);
             cpu_kernels::addLinearBins(block, {lo, hi, bins}, counts.data());
             QVERIFY2(counts == expectedCounts, cpu_kernels::isaName(isa));
+        });
+    }
+    if (special || !expected.count)
+        return;
+    // Every value finite and the range the data's own (as computeStats then says): the kernels may
+    // leave out the range tests and must give the same counts.
+    const auto [rlo, rhi] = histcRange(expected.min, expected.max); // min == max: widened, as torch does
+    for (std::uint32_t bins : {1u, 7u, 64u, 1000u}) {
+        std::vector<std::uint64_t> expectedCounts(bins + 1, 0);
+        for (double x : values)
+            ++expectedCounts[static_cast<std::size_t>(histcBin(x, rlo, rhi, bins))];
+        onEveryIsa([&](cpu_kernels::Isa isa) {
+            const cpu_kernels::Block block{bytes.data() + 1, n, isFloat};
+            std::vector<std::uint64_t> counts(bins + 1, 0);
+            cpu_kernels::addLinearBins(block, {rlo, rhi, bins, true}, counts.data());
+            QVERIFY2(counts == expectedCounts, qPrintable(QString::asprintf("%s, %u bins", cpu_kernels::isaName(isa), bins)));
+            // A caller wrong about the range gets every element counted once, none written
+            // outside the counts (ASan watches the guard slots around them).
+            std::vector<std::uint64_t> wrong(bins + 3, 0);
+            const double mid = (expected.min + expected.max) / 2;
+            cpu_kernels::addLinearBins(block, {mid, mid + std::fabs(mid) / 4 + 1e-300, bins, true}, wrong.data() + 1);
+            QCOMPARE(wrong.front(), std::uint64_t(0));
+            QCOMPARE(wrong.back(), std::uint64_t(0));
+            QCOMPARE(std::accumulate(wrong.begin(), wrong.end(), std::uint64_t(0)), std::uint64_t(n));
         });
     }
 }
