@@ -75,6 +75,28 @@ public:
     // when done with them: a source over a mapped file then lets those pages leave the resident
     // set (whole pages only), as its cursors do. The default does nothing.
     virtual void doneWith(const std::uint8_t *begin, const std::uint8_t *end) const { (void)begin, (void)end; }
+    // Copies n bytes of a run, from `at` inside its bytes, to `out` without touching the memory
+    // they are mapped at (pread from the file); false when that cannot be done (bytes in memory, a
+    // read error): the backend then reads `at` itself. The default cannot.
+    virtual bool copyRaw(const std::uint8_t *at, std::size_t n, std::uint8_t *out) const
+    {
+        (void)at, (void)n, (void)out;
+        return false;
+    }
+    // True while the caller means to read the source twice in a row (statistics, then their
+    // histogram) and it is small enough that a backend may keep its raw bytes from the first pass
+    // for the second (at most 64 MiB).
+    virtual bool keepBetweenPasses() const { return false; }
+    // Tells sources apart across calls, where an address could be reused.
+    std::uint64_t serial() const { return m_serial; }
+
+private:
+    static std::uint64_t nextSerial()
+    {
+        static std::atomic<std::uint64_t> next{1};
+        return next.fetch_add(1, std::memory_order_relaxed);
+    }
+    const std::uint64_t m_serial = nextSerial();
 };
 
 // First-pass result: counts, extrema and moments over the finite values. `mean` and `m2` (sum of

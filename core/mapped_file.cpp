@@ -29,7 +29,7 @@ std::string errnoText(int err)
     return std::strerror(err);
 }
 
-// Closes the descriptor on every path out of open(); the mapping outlives it.
+// Closes the descriptor on every failure path out of open().
 struct FdGuard
 {
     int fd = -1;
@@ -93,6 +93,8 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string &pa
     // Advice only: a failure changes nothing.
     ::madvise(map, static_cast<std::size_t>(size), MADV_RANDOM);
     file->m_map = map;
+    file->m_fd = fd.fd; // kept for copyOut
+    fd.fd = -1;
     file->m_data = static_cast<const std::uint8_t *>(map);
     file->m_size = size;
     return std::shared_ptr<const MappedFile>(std::move(file));
@@ -112,6 +114,26 @@ MappedFile::~MappedFile()
 {
     if (m_map)
         ::munmap(m_map, static_cast<std::size_t>(m_size));
+    if (m_fd >= 0)
+        ::close(m_fd);
+}
+
+bool MappedFile::copyOut(const std::uint8_t *at, std::size_t n, std::uint8_t *out) const
+{
+    if (m_fd < 0 || at < m_data || n > m_size || static_cast<std::uint64_t>(at - m_data) > m_size - n)
+        return false;
+    auto offset = static_cast<std::uint64_t>(at - m_data);
+    while (n > 0) {
+        const ssize_t got = ::pread(m_fd, out, n, static_cast<off_t>(offset));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return false; // an error, or the file shrank under us
+        out += got;
+        offset += static_cast<std::uint64_t>(got);
+        n -= static_cast<std::size_t>(got);
+    }
+    return true;
 }
 
 void MappedFile::releasePages(const std::uint8_t *begin, const std::uint8_t *end) const

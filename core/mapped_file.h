@@ -37,6 +37,13 @@ public:
     // for in-memory buffers and for ranges outside the file.
     void releasePages(const std::uint8_t *begin, const std::uint8_t *end) const;
 
+    // Copies the n bytes at `at` (inside bytes()) to `out` by reading the file (pread), without
+    // touching the mapping: no page joins the resident set and no page-table entry is made, which
+    // for a one-off sweep over gigabytes costs less than faulting the mapping in. False when the
+    // bytes are not a mapped file's (an in-memory buffer) or the read fails; `out` is then
+    // unspecified and the caller reads `at` itself.
+    bool copyOut(const std::uint8_t *at, std::size_t n, std::uint8_t *out) const;
+
 private:
     MappedFile() = default;
 
@@ -44,6 +51,7 @@ private:
     const std::uint8_t *m_data = nullptr;
     std::uint64_t m_size = 0;
     void *m_map = nullptr; // non-null when memory-mapped
+    int m_fd = -1;         // the mapped file, open for copyOut
     std::vector<std::uint8_t> m_buffer;
 };
 

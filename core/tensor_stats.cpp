@@ -5,12 +5,17 @@
 #include "cpu_stats_kernels.h"
 #include "tensor_data.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <system_error>
 #include <thread>
 
@@ -104,6 +109,51 @@ bool readsDirectly(const ElementRun &r)
     return r.bytes && (r.type == RawElement::F32 || r.type == RawElement::F64);
 }
 
+// Scratch memory for raw bytes copied out of a file: anonymous pages advised as transparent huge
+// pages, so that first touching a few megabytes takes a few faults, not one per 4 KiB page. Made
+// once and reused across passes.
+class ScratchBytes
+{
+public:
+    ScratchBytes() = default;
+    ScratchBytes(const ScratchBytes &) = delete;
+    ScratchBytes &operator=(const ScratchBytes &) = delete;
+    ~ScratchBytes() { reset(); }
+
+    // At least n bytes (contents unspecified); false, and empty, when there is no memory for them.
+    bool reserve(std::size_t n)
+    {
+        if (n <= m_size)
+            return true;
+        reset();
+        constexpr std::size_t kHuge = std::size_t(2) << 20;
+        const std::size_t size = (n + kHuge - 1) / kHuge * kHuge;
+        void *p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return false;
+#ifdef MADV_HUGEPAGE
+        ::madvise(p, size, MADV_HUGEPAGE); // advice only
+#endif
+        m_data = static_cast<std::uint8_t *>(p);
+        m_size = size;
+        return true;
+    }
+
+    std::uint8_t *data() const { return m_data; }
+
+private:
+    void reset()
+    {
+        if (m_data)
+            ::munmap(m_data, m_size);
+        m_data = nullptr;
+        m_size = 0;
+    }
+
+    std::uint8_t *m_data = nullptr;
+    std::size_t m_size = 0;
+};
+
 // Hands the mapped bytes that the workers read directly back to the source (ElementSource::doneWith),
 // in order of position once every unit before them is done, in steps of at least kReleaseStep
 // bytes: each release makes the kernel interrupt the other cores to flush their TLBs, so they are
@@ -123,22 +173,27 @@ public:
             m_released.push_back(r.bytes);
     }
 
-    void unitDone(std::uint64_t unit)
+    // `inPlace`: the unit read some of the mapped bytes where they lie (else it read copies and
+    // there is nothing to release for it).
+    void unitDone(std::uint64_t unit, bool inPlace)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
+        m_touched = m_touched || inPlace;
         m_done[static_cast<std::size_t>(unit)] = 1;
         const std::uint64_t before = m_frontier;
         while (m_frontier < m_done.size() && m_done[static_cast<std::size_t>(m_frontier)])
             ++m_frontier;
-        if (m_frontier != before)
+        if (m_frontier != before && m_touched)
             releaseBefore(m_frontier * kUnitElements, false);
     }
 
-    // Everything not released yet, read or not (at the end of a pass, or after it stopped).
+    // Everything not released yet, read or not (at the end of a pass, or after it stopped), when
+    // any of it was read in place.
     void finish()
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        releaseBefore(~std::uint64_t(0), true);
+        if (m_touched)
+            releaseBefore(~std::uint64_t(0), true);
     }
 
 private:
@@ -171,27 +226,85 @@ private:
     std::vector<std::uint8_t> m_done;      // per unit
     std::uint64_t m_frontier = 0;          // units before it are all done
     std::size_t m_next = 0;                // first run not wholly released
+    bool m_touched = false;                // some unit read mapped bytes in place
     std::vector<const std::uint8_t *> m_released; // per run: its bytes before this are released
 };
 
-// Runs worker(i, i == 0) on `threads` threads, the calling one as worker 0 (the one that may report
-// progress), and waits for them all; fewer when the system has no more threads to give.
-template<typename Worker>
-void runWorkers(unsigned threads, const Worker &worker)
+// The CPU backend's threads, started on its first pass and kept for the next ones (a checkpoint's
+// statistics are hundreds of passes, most over a few megabytes): run(n, worker) calls worker(i,
+// i == 0) on n threads, the calling one as worker 0 (the one that may report progress), and returns
+// when all are done. Fewer take part when the system had no more threads to give.
+class WorkerPool
 {
-    std::vector<std::thread> pool;
-    pool.reserve(threads - 1);
-    for (unsigned i = 1; i < threads; ++i) {
-        try {
-            pool.emplace_back(worker, i, false);
-        } catch (const std::system_error &) {
-            break; // no more threads to be had: the ones running (and this one) do the work
+public:
+    using Worker = std::function<void(unsigned, bool)>;
+
+    ~WorkerPool()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_quit = true;
+        }
+        m_wake.notify_all();
+        for (auto &t : m_threads)
+            t.join();
+    }
+
+    void run(unsigned n, const Worker &worker)
+    {
+        std::lock_guard<std::mutex> one(m_runMutex); // one pass at a time per backend
+        std::unique_lock<std::mutex> lock(m_mutex);
+        while (m_threads.size() + 1 < n) {
+            try {
+                const unsigned id = static_cast<unsigned>(m_threads.size()) + 1;
+                m_threads.emplace_back([this, id] { serve(id); });
+            } catch (const std::system_error &) {
+                break; // the threads running (and this one) do the work
+            }
+        }
+        m_worker = &worker;
+        m_taking = std::min<unsigned>(n, static_cast<unsigned>(m_threads.size()) + 1);
+        m_busy = m_taking - 1;
+        ++m_generation;
+        lock.unlock();
+        m_wake.notify_all();
+        worker(0u, true);
+        lock.lock();
+        m_done.wait(lock, [this] { return m_busy == 0; });
+        m_worker = nullptr;
+    }
+
+private:
+    void serve(unsigned id)
+    {
+        std::uint64_t seen = 0;
+        std::unique_lock<std::mutex> lock(m_mutex);
+        for (;;) {
+            m_wake.wait(lock, [&] { return m_quit || m_generation != seen; });
+            if (m_quit)
+                return;
+            seen = m_generation;
+            if (id >= m_taking)
+                continue;
+            const Worker *worker = m_worker;
+            lock.unlock();
+            (*worker)(id, false);
+            lock.lock();
+            if (--m_busy == 0)
+                m_done.notify_one();
         }
     }
-    worker(0u, true);
-    for (auto &t : pool)
-        t.join();
-}
+
+    std::mutex m_runMutex;
+    std::mutex m_mutex;
+    std::condition_variable m_wake, m_done;
+    std::vector<std::thread> m_threads;
+    const Worker *m_worker = nullptr;
+    unsigned m_taking = 0;      // workers of the current pass, the calling thread included
+    unsigned m_busy = 0;        // pool threads still in the current pass
+    std::uint64_t m_generation = 0;
+    bool m_quit = false;
+};
 
 // Progress and cancellation of one pass over a source, shared by its workers: they count elements
 // in `done` and stop when `stop` is set; worker 0 calls report(), which asks the caller's progress
@@ -394,13 +507,16 @@ private:
 
     // Splits the source into units of kUnitElements and those into blocks of kBlockElements, hands
     // the units to m_threads workers (the calling thread is one of them and the only one that
-    // reports progress) and calls fn(unit, block, worker) for each block in order. A block that
-    // lies inside one raw run of float32 or float64 elements is handed over as the mapped bytes
-    // themselves; any other
-    // is converted to doubles into the worker's buffer, from raw runs of those types directly and
-    // from the rest through a cursor. Block boundaries depend only on positions, so the kernels see
-    // the same blocks whatever the runs, the thread count or the instruction set. The mapped bytes
-    // read directly leave the resident set behind the units done (DirectReadRelease).
+    // reports progress) and calls fn(unit, block, worker) for each block in order. The raw float32
+    // and float64 bytes of a unit are first copied out of the file (ElementSource::copyRaw, which
+    // makes no page-table entry and adds nothing to the resident set) into the worker's stage, or
+    // into the kept copy of a source read twice in a row (keepBetweenPasses; its second pass then
+    // reads nothing); where they cannot be (bytes in memory) they are read where they lie. A block
+    // inside one such run is handed over as those bytes; any other is converted to doubles into
+    // the worker's buffer, from raw runs directly and from the rest through a cursor. Block
+    // boundaries depend only on positions, so the kernels see the same blocks whatever the runs,
+    // the thread count or the instruction set. Mapped bytes read in place leave the resident set
+    // behind the units done (DirectReadRelease).
     template<typename Fn>
     BackendStatus runBlocks(const ElementSource &source, Fn fn, const ProgressFn &progress,
                             std::uint64_t progressBase, std::uint64_t progressTotal, std::string *error)
@@ -414,6 +530,22 @@ private:
         if (covered != total)
             runs = {ElementRun{0, total, nullptr, RawElement::F64}};
 
+        // The kept copy: every direct run's bytes end to end, at keepOffset[run].
+        std::vector<std::uint64_t> keepOffset(runs.size(), 0);
+        std::uint64_t directBytes = 0;
+        for (std::size_t r = 0; r < runs.size(); ++r) {
+            keepOffset[r] = directBytes;
+            if (readsDirectly(runs[r]))
+                directBytes += runs[r].count * directSize(runs[r]);
+        }
+        const bool useKept = m_keptSerial == source.serial() && m_keptBytes == directBytes && directBytes;
+        const bool fillKept = !useKept && source.keepBetweenPasses() && directBytes && directBytes <= kKeepBytes;
+        m_keptSerial = 0; // used now, or replaced
+        const bool haveKept = useKept || (fillKept && m_kept.reserve(static_cast<std::size_t>(directBytes)));
+        std::uint8_t *const keep = haveKept ? m_kept.data() : nullptr;
+        if (m_stages.size() < m_threads)
+            m_stages = std::vector<ScratchBytes>(m_threads);
+
         const std::uint64_t units = (total + kUnitElements - 1) / kUnitElements;
         std::atomic<std::uint64_t> next{0};
         PassState pass(progress, progressBase, progressTotal);
@@ -423,6 +555,7 @@ private:
             std::unique_ptr<ElementCursor> cursor; // made when a block needs it
             std::uint64_t cursorAt = ~std::uint64_t(0);
             std::vector<double> buffer(kBlockElements);
+            ScratchBytes &stage = m_stages[id];
             std::size_t hint = 0; // the run of the last position looked up
             auto runAt = [&](std::uint64_t pos) {
                 if (!(runs[hint].first <= pos && pos < runs[hint].first + runs[hint].count)) {
@@ -432,6 +565,20 @@ private:
                 }
                 return hint;
             };
+            // Per direct run in the current unit: its first element there and where that lies now.
+            struct Staged
+            {
+                std::size_t run;
+                std::uint64_t from;
+                const std::uint8_t *at;
+            };
+            std::vector<Staged> staged;
+            auto bytesAt = [&](std::size_t r, std::uint64_t pos) {
+                for (const Staged &st : staged)
+                    if (st.run == r)
+                        return st.at + (pos - st.from) * directSize(runs[r]);
+                return static_cast<const std::uint8_t *>(nullptr); // not reached: every direct run is staged
+            };
             std::uint64_t unreported = 0;
 
             while (!pass.stop.load(std::memory_order_relaxed)) {
@@ -440,13 +587,48 @@ private:
                     break;
                 const std::uint64_t begin = unit * kUnitElements;
                 const std::uint64_t end = std::min(total, begin + kUnitElements);
+
+                staged.clear();
+                bool inPlace = false;
+                for (std::size_t r = runAt(begin); r < runs.size() && runs[r].first < end; ++r) {
+                    const ElementRun &run = runs[r];
+                    if (!readsDirectly(run))
+                        continue;
+                    const std::size_t size = directSize(run);
+                    const std::uint64_t from = std::max(run.first, begin), to = std::min(run.first + run.count, end);
+                    const std::uint8_t *src = run.bytes + (from - run.first) * size;
+                    const auto n = static_cast<std::size_t>((to - from) * size);
+                    std::uint8_t *dst = nullptr;
+                    if (keep) {
+                        dst = keep + keepOffset[r] + (from - run.first) * size;
+                    } else {
+                        dst = stage.reserve(kUnitElements * 8) ? stage.data() + (from - begin) * 8 : nullptr;
+                    }
+                    const std::uint8_t *at = dst;
+                    if (!dst) {
+                        at = src; // no memory for a stage: read in place
+                        inPlace = true;
+                    } else if (useKept) {
+                        // read in the first pass
+                    } else if (source.copyRaw(src, n, dst)) {
+                        // copied out of the file
+                    } else if (keep) {
+                        std::memcpy(dst, src, n);
+                        inPlace = true;
+                    } else {
+                        at = src;
+                        inPlace = true;
+                    }
+                    staged.push_back(Staged{r, from, at});
+                }
+
                 for (std::uint64_t at = begin; at < end && !pass.stop.load(std::memory_order_relaxed);) {
                     const auto m = static_cast<std::size_t>(std::min<std::uint64_t>(kBlockElements, end - at));
-                    const ElementRun &run = runs[runAt(at)];
+                    const std::size_t r0 = runAt(at);
+                    const ElementRun &run = runs[r0];
                     Block block;
                     if (readsDirectly(run) && at + m <= run.first + run.count) {
-                        const std::size_t size = run.type == RawElement::F32 ? 4 : 8;
-                        block = Block{run.bytes + (at - run.first) * size, m, run.type == RawElement::F32};
+                        block = Block{bytesAt(r0, at), m, run.type == RawElement::F32};
                     } else {
                         // Several runs, or elements that need more than a float conversion.
                         for (std::uint64_t pos = at; pos < at + m;) {
@@ -456,8 +638,7 @@ private:
                                 std::min<std::uint64_t>(at + m, piece.first + piece.count) - pos);
                             double *out = buffer.data() + (pos - at);
                             if (readsDirectly(piece)) {
-                                const std::uint8_t *p
-                                    = piece.bytes + (pos - piece.first) * (piece.type == RawElement::F32 ? 4 : 8);
+                                const std::uint8_t *p = bytesAt(r, pos);
                                 for (std::size_t i = 0; i < n; ++i) {
                                     if (piece.type == RawElement::F32) {
                                         float f;
@@ -502,13 +683,18 @@ private:
                     }
                 }
                 if (!pass.failed.load())
-                    releaser.unitDone(unit);
+                    releaser.unitDone(unit, inPlace);
             }
         };
 
-        runWorkers(static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1))), worker);
+        m_pool.run(static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1))), worker);
         releaser.finish();
-        return pass.finish(error);
+        const BackendStatus status = pass.finish(error);
+        if (fillKept && keep && status == BackendStatus::Ok) {
+            m_keptSerial = source.serial();
+            m_keptBytes = directBytes;
+        }
+        return status;
     }
 
     // Splits the sources (all of the first one's size) into units of kUnitElements, hands them to
@@ -571,11 +757,23 @@ private:
             }
         };
 
-        runWorkers(static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1))), worker);
+        m_pool.run(static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1))), worker);
         return pass.finish(error);
     }
 
+    static std::size_t directSize(const ElementRun &r) { return r.type == RawElement::F32 ? 4 : 8; }
+
+    // A source's raw bytes kept from its first pass for its second (keepBetweenPasses): at most this.
+    static constexpr std::uint64_t kKeepBytes = std::uint64_t(64) << 20;
+
     unsigned m_threads;
+    WorkerPool m_pool;
+    // Per worker, a unit's raw bytes copied out of the file (made on first use, kept for the next
+    // passes); and one kept copy (m_keptSerial: the source it holds whole, 0 when none).
+    std::vector<ScratchBytes> m_stages;
+    ScratchBytes m_kept;
+    std::uint64_t m_keptSerial = 0;
+    std::uint64_t m_keptBytes = 0;
 };
 
 // Several tensors read one after the other as a single sequence.
@@ -583,7 +781,7 @@ class TensorGroupSource final : public ElementSource
 {
 public:
     // `raw`: per tensor, its raw element bytes (TensorElementReader::rawBytes; bytes null when none).
-    // `files`: per tensor, the mapping its raw bytes lie in.
+    // `files`: the mappings the raw bytes lie in (per tensor; repeats and nulls allowed).
     TensorGroupSource(const Checkpoint &cp, std::vector<std::uint32_t> tensors, std::vector<std::uint64_t> sizes,
                       std::vector<ElementRun> raw, std::vector<const MappedFile *> files)
         : m_cp(cp)
@@ -591,6 +789,10 @@ public:
         , m_raw(std::move(raw))
         , m_files(std::move(files))
     {
+        // Each mapping once (a checkpoint's tensors mostly share one), none null.
+        std::sort(m_files.begin(), m_files.end());
+        m_files.erase(std::unique(m_files.begin(), m_files.end()), m_files.end());
+        m_files.erase(std::remove(m_files.begin(), m_files.end(), nullptr), m_files.end());
         m_starts.push_back(0);
         for (std::uint64_t s : sizes)
             m_starts.push_back(m_starts.back() + s);
@@ -626,8 +828,17 @@ public:
             release(begin, end);
     }
 
-    // While held, doneWith keeps the pages mapped: for a second pass over a source small enough to
-    // stay mapped in between (the backend's next pass releases them as it reads).
+    bool copyRaw(const std::uint8_t *at, std::size_t n, std::uint8_t *out) const override
+    {
+        const MappedFile *f = fileOf(at, at + n);
+        return f && f->copyOut(at, n, out);
+    }
+
+    bool keepBetweenPasses() const override { return m_holdPages; }
+
+    // Held: the caller reads the source twice in a row. A backend may keep its raw bytes from the
+    // first pass for the second (keepBetweenPasses), and doneWith keeps mapped pages mapped (the
+    // next pass releases them as it reads).
     void holdPages(bool hold) { m_holdPages = hold; }
 
     // The raw bytes of every tensor leave the resident set (after a held pass that had no sequel).
@@ -647,15 +858,21 @@ public:
     }
 
 private:
-    void release(const std::uint8_t *begin, const std::uint8_t *end) const
+    // The mapping [begin, end) lies in, or null.
+    const MappedFile *fileOf(const std::uint8_t *begin, const std::uint8_t *end) const
     {
         for (const MappedFile *f : m_files) {
-            const std::span<const std::uint8_t> bytes = f ? f->bytes() : std::span<const std::uint8_t>();
-            if (f && begin >= bytes.data() && end <= bytes.data() + bytes.size()) {
-                f->releasePages(begin, end);
-                return;
-            }
+            const std::span<const std::uint8_t> bytes = f->bytes();
+            if (begin >= bytes.data() && end <= bytes.data() + bytes.size())
+                return f;
         }
+        return nullptr;
+    }
+
+    void release(const std::uint8_t *begin, const std::uint8_t *end) const
+    {
+        if (const MappedFile *f = fileOf(begin, end))
+            f->releasePages(begin, end);
     }
 
     class Cursor final : public ElementCursor
