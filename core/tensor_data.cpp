@@ -143,9 +143,12 @@ inline void runLoop(const std::uint8_t *p, std::int64_t strideBytes, std::size_t
 
 // Complex magnitude as torch computes abs(): sqrt(re*re + im*im) in the component precision
 // (torch 1.13's vectorised kernel; std::hypot rounds differently in about 1 case in 6, and torch
-// 2.x's kernel agrees with either to one ulp). complex32's magnitude is a float16, as torch 2.x
-// returns it (1.13 cannot take it). The file is compiled with -ffp-contract=off so the
-// expression is not fused.
+// 2.x's kernel agrees with either to one ulp). Where that sum is not a normal number (the squares
+// overflow or underflow: components beyond about 1.8e19 or below 1e-19 in complex64, 1.3e154 and
+// 1e-154 in complex128; or a component is Inf or NaN), the magnitude is std::hypot's, as torch
+// 2.x and torch 1.13's scalar loop give it: finite, not 0, and Inf when a component is infinite,
+// even beside a NaN. complex32's magnitude is a float16, as torch 2.x returns it (1.13 cannot take
+// it). The file is compiled with -ffp-contract=off so the expression is not fused.
 template<typename T, bool Swap, bool HalfResult = false, typename Part>
 inline void complexLoop(const std::uint8_t *p, std::int64_t strideBytes, std::size_t n, double *out, Part part)
 {
@@ -153,7 +156,9 @@ inline void complexLoop(const std::uint8_t *p, std::int64_t strideBytes, std::si
         const std::uint8_t *q = p + static_cast<std::int64_t>(i) * strideBytes;
         const auto re = part(load<T, Swap>(q));
         const auto im = part(load<T, Swap>(q + sizeof(T)));
-        const auto m = std::sqrt(re * re + im * im);
+        const auto sum = re * re + im * im;
+        using R = decltype(sum);
+        const auto m = std::isnormal(sum) ? std::sqrt(sum) : static_cast<R>(std::hypot(re, im));
         if constexpr (HalfResult)
             out[i] = static_cast<double>(roundToHalf(m));
         else

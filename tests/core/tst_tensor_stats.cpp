@@ -186,6 +186,7 @@ private Q_SLOTS:
     void histcFormula();
     void histcEdges_data();
     void histcEdges();
+    void complexMagnitudeRange();
 };
 
 void TestTensorStats::matchesTorch_data()
@@ -855,6 +856,32 @@ void TestTensorStats::histcEdges()
     // torch 2.x: both ends exact, whatever the bin count.
     const auto exact = ptscope::core::histcEdges(lo, hi, static_cast<std::uint32_t>(bins));
     QVERIFY(sameDouble(exact.first, lo) && sameDouble(exact.second, hi));
+}
+
+void TestTensorStats::complexMagnitudeRange()
+{
+    // Where the squares overflow or underflow in the component precision the magnitude is hypot's,
+    // as torch 2.x gives it (tests/fixtures/crosscheck_stats.py); Inf beside NaN is Inf.
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    const float c64[] = {3e20f, 4e20f, 3e-25f, -4e-25f, 3.0f, 4.0f, inf, nan, nan, 1.0f, 0.0f, -0.0f, 1e-45f, 0.0f};
+    const double c128[] = {3e200, -4e200, 3e-200, 4e-200, 1.5, -2.0, std::numeric_limits<double>::infinity(), 2.0};
+    Synthetic s;
+    s.add("complex64", c64, sizeof c64, {7});
+    s.add("complex128", c128, sizeof c128, {4});
+    s.finish();
+    auto hypotf = [](float a, float b) { return double(float(std::sqrt(double(a) * a + double(b) * b))); };
+    const auto v = readAll(s.cp, 0);
+    QCOMPARE(v.size(), std::size_t(7));
+    QCOMPARE(v[0], hypotf(3e20f, 4e20f));
+    QCOMPARE(v[1], hypotf(3e-25f, 4e-25f));
+    QCOMPARE(v[2], 5.0);
+    QCOMPARE(v[3], double(inf));
+    QVERIFY(std::isnan(v[4]));
+    QCOMPARE(v[5], 0.0);
+    QCOMPARE(v[6], double(1e-45f));
+    const auto w = readAll(s.cp, 1);
+    QCOMPARE(w, (std::vector<double>{std::hypot(3e200, 4e200), std::hypot(3e-200, 4e-200), 2.5,
+                                     std::numeric_limits<double>::infinity()}));
 }
 
 QTEST_GUILESS_MAIN(TestTensorStats)
