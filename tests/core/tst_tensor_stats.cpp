@@ -187,6 +187,8 @@ private Q_SLOTS:
     void histcEdges_data();
     void histcEdges();
     void complexMagnitudeRange();
+    void histcConstant_data();
+    void histcConstant();
 };
 
 void TestTensorStats::matchesTorch_data()
@@ -882,6 +884,47 @@ void TestTensorStats::complexMagnitudeRange()
     const auto w = readAll(s.cp, 1);
     QCOMPARE(w, (std::vector<double>{std::hypot(3e200, 4e200), std::hypot(3e-200, 4e-200), 2.5,
                                      std::numeric_limits<double>::infinity()}));
+}
+
+void TestTensorStats::histcConstant_data()
+{
+    QTest::addColumn<double>("value");
+    QTest::addColumn<bool>("torch113");
+    QTest::addColumn<int>("bin");
+    // torch.histc(torch.tensor([value], dtype=torch.float64), bins=7).argmax(): torch 2.14 moves an
+    // end that +-1 cannot move by one ulp; torch 1.13 and 2.6 keep it (and raise when both stay).
+    QTest::newRow("3") << 3.0 << false << 3;
+    QTest::newRow("2^60") << std::ldexp(1.0, 60) << false << 2;
+    QTest::newRow("-2^60") << -std::ldexp(1.0, 60) << false << 4;
+    QTest::newRow("1e19") << 1e19 << false << 3;
+    QTest::newRow("2^53") << std::ldexp(1.0, 53) << false << 2;
+    QTest::newRow("-2^53") << -std::ldexp(1.0, 53) << false << 4;
+    QTest::newRow("2^53 - 1") << std::ldexp(1.0, 53) - 1 << false << 3;
+    QTest::newRow("2^53 + 4") << std::ldexp(1.0, 53) + 4 << false << 3;
+    QTest::newRow("2^54") << std::ldexp(1.0, 54) << false << 2;
+    QTest::newRow("2^127 (float8_e8m0fnu's largest)") << std::ldexp(1.0, 127) << false << 2;
+    QTest::newRow("torch 1.13: 2^53") << std::ldexp(1.0, 53) << true << 6;
+    QTest::newRow("torch 1.13: -2^53") << -std::ldexp(1.0, 53) << true << 0;
+    QTest::newRow("torch 1.13: 2^53 - 1") << std::ldexp(1.0, 53) - 1 << true << 3;
+}
+
+void TestTensorStats::histcConstant()
+{
+    QFETCH(double, value);
+    QFETCH(bool, torch113);
+    QFETCH(int, bin);
+    Synthetic s;
+    const double v[] = {value, value, value};
+    s.add("float64", v, sizeof v, {3});
+    s.finish();
+    StatsRequest request;
+    request.bins = 7;
+    request.edges = torch113 ? HistcEdges::Torch1_13 : HistcEdges::Exact;
+    auto st = computeStats(s.cp, {0}, request);
+    QVERIFY(st.ok());
+    std::vector<std::uint64_t> want(7, 0);
+    want[static_cast<std::size_t>(bin)] = 3;
+    QCOMPARE(st->histogram.counts, want);
 }
 
 QTEST_GUILESS_MAIN(TestTensorStats)
