@@ -336,13 +336,20 @@ struct TensorElementReader::Impl
         return done;
     }
 
-    // torch's dequantize: per tensor float(scale) * (q - zp) in float; per channel
-    // (q - zp) * scale in double, then rounded to float. Both end as float values.
+    // torch's dequantize: per tensor float(q - zp) * float(scale) in float, the difference taken
+    // in int32 (so a qint32 beyond 2^24 is rounded to float first, and one within |zp| of the int32
+    // limits wraps around, as torch 1.13 to 2.14 give it); per channel (q - zp) * scale in double,
+    // then rounded to float. Both end as float values.
     void dequantize(double *out, std::size_t n) const
     {
         if (!perChannel) {
-            for (std::size_t i = 0; i < n; ++i)
-                out[i] = static_cast<double>(static_cast<float>((out[i] - zeroPoint) * scale));
+            const auto zp = static_cast<std::uint32_t>(static_cast<std::int64_t>(zeroPoint));
+            const auto s = static_cast<float>(scale);
+            for (std::size_t i = 0; i < n; ++i) {
+                const auto q = static_cast<std::uint32_t>(static_cast<std::int64_t>(out[i]));
+                const auto diff = static_cast<std::int32_t>(q - zp);
+                out[i] = static_cast<double>(static_cast<float>(diff) * s);
+            }
             return;
         }
         const std::size_t last = shape.size() - 1;

@@ -187,6 +187,7 @@ private Q_SLOTS:
     void histcEdges_data();
     void histcEdges();
     void complexMagnitudeRange();
+    void qint32PerTensor();
     void histcConstant_data();
     void histcConstant();
 };
@@ -884,6 +885,30 @@ void TestTensorStats::complexMagnitudeRange()
     const auto w = readAll(s.cp, 1);
     QCOMPARE(w, (std::vector<double>{std::hypot(3e200, 4e200), std::hypot(3e-200, 4e-200), 2.5,
                                      std::numeric_limits<double>::infinity()}));
+}
+
+void TestTensorStats::qint32PerTensor()
+{
+    // torch's per-tensor dequantize is float(q - zp) * float(scale) in float, the difference in
+    // int32: checked with torch 1.13, 2.6 and 2.14 (q.dequantize() of these int_repr values).
+    const std::int32_t q[] = {230769235, -123456789, 16777217, std::numeric_limits<std::int32_t>::min(), 5};
+    Synthetic s;
+    const auto t = s.add("qint32", q, sizeof q, {5});
+    QuantInfo quant;
+    quant.qscheme = "per_tensor_affine";
+    quant.scale = 1.3e-7;
+    quant.zeroPoint = 123;
+    s.cp.tensors[t].quant = quant;
+    s.finish();
+    const float scale = 1.3e-7f;
+    const auto v = readAll(s.cp, t);
+    QCOMPARE(v.size(), std::size_t(5));
+    QCOMPARE(v[0], double(float(230769235 - 123) * scale)); // rounded to float before the product
+    QVERIFY(v[0] != double(float(double(230769235 - 123) * double(scale))));
+    QCOMPARE(v[1], double(float(-123456789 - 123) * scale));
+    QCOMPARE(v[2], double(float(16777217 - 123) * scale));
+    QCOMPARE(v[3], double(float(2147483648.0 - 123) * scale)); // -2^31 - 123 wraps to 2^31 - 123
+    QCOMPARE(v[4], double(float(5 - 123) * scale));
 }
 
 void TestTensorStats::histcConstant_data()
