@@ -52,11 +52,13 @@ std::pair<double, double> histcRange(double min, double max, HistcEdges mode)
     double lo = min - 1.0, hi = max + 1.0;
     if (mode == HistcEdges::Exact) {
         // torch 2.14: lo 2^60 - 128, hi 2^60 + 256 for a constant 2^60 (checked on both sides of
-        // powers of two, and at 2^53, where only the upper end is lost).
-        if (lo == min)
-            lo = std::nextafter(min, -std::numeric_limits<double>::infinity());
-        if (hi == max)
-            hi = std::nextafter(max, std::numeric_limits<double>::infinity());
+        // powers of two, and at 2^53, where only the upper end is lost); never beyond the largest
+        // finite double (a constant DBL_MAX falls in the last bin, -DBL_MAX in the first).
+        constexpr double inf = std::numeric_limits<double>::infinity();
+        if (lo == min && std::isfinite(std::nextafter(min, -inf)))
+            lo = std::nextafter(min, -inf);
+        if (hi == max && std::isfinite(std::nextafter(max, inf)))
+            hi = std::nextafter(max, inf);
     }
     return {lo, hi};
 }

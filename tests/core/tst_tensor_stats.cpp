@@ -928,6 +928,8 @@ void TestTensorStats::histcConstant_data()
     QTest::newRow("2^53 + 4") << std::ldexp(1.0, 53) + 4 << false << 3;
     QTest::newRow("2^54") << std::ldexp(1.0, 54) << false << 2;
     QTest::newRow("2^127 (float8_e8m0fnu's largest)") << std::ldexp(1.0, 127) << false << 2;
+    QTest::newRow("DBL_MAX") << std::numeric_limits<double>::max() << false << 6;
+    QTest::newRow("-DBL_MAX") << -std::numeric_limits<double>::max() << false << 0;
     QTest::newRow("torch 1.13: 2^53") << std::ldexp(1.0, 53) << true << 6;
     QTest::newRow("torch 1.13: -2^53") << -std::ldexp(1.0, 53) << true << 0;
     QTest::newRow("torch 1.13: 2^53 - 1") << std::ldexp(1.0, 53) - 1 << true << 3;
