@@ -338,8 +338,9 @@ struct TensorElementReader::Impl
 
     // torch's dequantize: per tensor float(q - zp) * float(scale) in float, the difference taken
     // in int32 (so a qint32 beyond 2^24 is rounded to float first, and one within |zp| of the int32
-    // limits wraps around, as torch 1.13 to 2.14 give it); per channel (q - zp) * scale in double,
-    // then rounded to float. Both end as float values.
+    // limits wraps around, as torch 1.13 to 2.14 give it); per channel (float(q) - float(zp)) *
+    // scale, the difference in float and the product in double, then rounded to float (the same
+    // torch versions; the 8-bit types' differences are exact either way). Both end as floats.
     void dequantize(double *out, std::size_t n) const
     {
         if (!perChannel) {
@@ -354,15 +355,17 @@ struct TensorElementReader::Impl
         }
         const std::size_t last = shape.size() - 1;
         // idx still points at the first element of this run when called from readStrided.
+        auto value = [&](double q, std::size_t c) {
+            const float diff = static_cast<float>(q) - static_cast<float>(zeroPoints[c]);
+            return static_cast<double>(static_cast<float>(static_cast<double>(diff) * scales[c]));
+        };
         if (axis == last) {
-            for (std::size_t i = 0; i < n; ++i) {
-                const auto c = static_cast<std::size_t>(idx[last]) + i;
-                out[i] = static_cast<double>(static_cast<float>((out[i] - zeroPoints[c]) * scales[c]));
-            }
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = value(out[i], static_cast<std::size_t>(idx[last]) + i);
         } else {
             const auto c = static_cast<std::size_t>(idx[axis]);
             for (std::size_t i = 0; i < n; ++i)
-                out[i] = static_cast<double>(static_cast<float>((out[i] - zeroPoints[c]) * scales[c]));
+                out[i] = value(out[i], c);
         }
     }
 

@@ -188,6 +188,7 @@ private Q_SLOTS:
     void histcEdges();
     void complexMagnitudeRange();
     void qint32PerTensor();
+    void qint32PerChannel();
     void histcConstant_data();
     void histcConstant();
 };
@@ -909,6 +910,33 @@ void TestTensorStats::qint32PerTensor()
     QCOMPARE(v[2], double(float(16777217 - 123) * scale));
     QCOMPARE(v[3], double(float(2147483648.0 - 123) * scale)); // -2^31 - 123 wraps to 2^31 - 123
     QCOMPARE(v[4], double(float(5 - 123) * scale));
+}
+
+void TestTensorStats::qint32PerChannel()
+{
+    // torch's per-channel dequantize: (float(q) - float(zp)) * scale, the difference in float and
+    // the product in double, rounded to float (torch 1.13, 2.6 and 2.14, on an axis in the middle).
+    const std::int32_t q[] = {230769280, 230769280, -5, 7};
+    const double scales[] = {1.2345678901234567e-5, 0.25};
+    const std::int64_t zps[] = {-777, 3};
+    Synthetic s;
+    const auto t = s.add("qint32", q, sizeof q, {1, 2, 2});
+    const auto st = s.add("float64", scales, sizeof scales, {2});
+    const auto zt = s.add("int64", zps, sizeof zps, {2});
+    QuantInfo quant;
+    quant.qscheme = "per_channel_affine";
+    quant.axis = 1;
+    quant.scalesTensor = static_cast<std::int32_t>(st);
+    quant.zeroPointsTensor = static_cast<std::int32_t>(zt);
+    s.cp.tensors[t].quant = quant;
+    s.finish();
+    auto torch = [](std::int32_t v, std::int64_t zp, double scale) {
+        return double(float(double(float(v) - float(zp)) * scale));
+    };
+    const auto v = readAll(s.cp, t);
+    QCOMPARE(v, (std::vector<double>{torch(230769280, -777, scales[0]), torch(230769280, -777, scales[0]),
+                                     torch(-5, 3, 0.25), torch(7, 3, 0.25)}));
+    QCOMPARE(v[0], 2849.01318359375); // not 2849.012939453125, (q - zp) * scale rounded once
 }
 
 void TestTensorStats::histcConstant_data()
