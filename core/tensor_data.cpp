@@ -143,9 +143,12 @@ inline void runLoop(const std::uint8_t *p, std::int64_t strideBytes, std::size_t
 
 // Complex magnitude as torch computes abs(): sqrt(re*re + im*im) in the component precision
 // (torch 1.13's vectorised kernel; std::hypot rounds differently in about 1 case in 6, and torch
-// 2.x's kernel agrees with either to one ulp). complex32's magnitude is a float16, as torch 2.x
-// returns it (1.13 cannot take it). The file is compiled with -ffp-contract=off so the
-// expression is not fused.
+// 2.x's kernel agrees with either to one ulp). Where that sum is not a normal number (the squares
+// overflow or underflow: components beyond about 1.8e19 or below 1e-19 in complex64, 1.3e154 and
+// 1e-154 in complex128; or a component is Inf or NaN), the magnitude is std::hypot's, as torch
+// 2.x and torch 1.13's scalar loop give it: finite, not 0, and Inf when a component is infinite,
+// even beside a NaN. complex32's magnitude is a float16, as torch 2.x returns it (1.13 cannot take
+// it). The file is compiled with -ffp-contract=off so the expression is not fused.
 template<typename T, bool Swap, bool HalfResult = false, typename Part>
 inline void complexLoop(const std::uint8_t *p, std::int64_t strideBytes, std::size_t n, double *out, Part part)
 {
@@ -153,7 +156,9 @@ inline void complexLoop(const std::uint8_t *p, std::int64_t strideBytes, std::si
         const std::uint8_t *q = p + static_cast<std::int64_t>(i) * strideBytes;
         const auto re = part(load<T, Swap>(q));
         const auto im = part(load<T, Swap>(q + sizeof(T)));
-        const auto m = std::sqrt(re * re + im * im);
+        const auto sum = re * re + im * im;
+        using R = decltype(sum);
+        const auto m = std::isnormal(sum) ? std::sqrt(sum) : static_cast<R>(std::hypot(re, im));
         if constexpr (HalfResult)
             out[i] = static_cast<double>(roundToHalf(m));
         else
@@ -331,26 +336,36 @@ struct TensorElementReader::Impl
         return done;
     }
 
-    // torch's dequantize: per tensor float(scale) * (q - zp) in float; per channel
-    // (q - zp) * scale in double, then rounded to float. Both end as float values.
+    // torch's dequantize: per tensor float(q - zp) * float(scale) in float, the difference taken
+    // in int32 (so a qint32 beyond 2^24 is rounded to float first, and one within |zp| of the int32
+    // limits wraps around, as torch 1.13 to 2.14 give it); per channel (float(q) - float(zp)) *
+    // scale, the difference in float and the product in double, then rounded to float (the same
+    // torch versions; the 8-bit types' differences are exact either way). Both end as floats.
     void dequantize(double *out, std::size_t n) const
     {
         if (!perChannel) {
-            for (std::size_t i = 0; i < n; ++i)
-                out[i] = static_cast<double>(static_cast<float>((out[i] - zeroPoint) * scale));
+            const auto zp = static_cast<std::uint32_t>(static_cast<std::int64_t>(zeroPoint));
+            const auto s = static_cast<float>(scale);
+            for (std::size_t i = 0; i < n; ++i) {
+                const auto q = static_cast<std::uint32_t>(static_cast<std::int64_t>(out[i]));
+                const auto diff = static_cast<std::int32_t>(q - zp);
+                out[i] = static_cast<double>(static_cast<float>(diff) * s);
+            }
             return;
         }
         const std::size_t last = shape.size() - 1;
         // idx still points at the first element of this run when called from readStrided.
+        auto value = [&](double q, std::size_t c) {
+            const float diff = static_cast<float>(q) - static_cast<float>(zeroPoints[c]);
+            return static_cast<double>(static_cast<float>(static_cast<double>(diff) * scales[c]));
+        };
         if (axis == last) {
-            for (std::size_t i = 0; i < n; ++i) {
-                const auto c = static_cast<std::size_t>(idx[last]) + i;
-                out[i] = static_cast<double>(static_cast<float>((out[i] - zeroPoints[c]) * scales[c]));
-            }
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = value(out[i], static_cast<std::size_t>(idx[last]) + i);
         } else {
             const auto c = static_cast<std::size_t>(idx[axis]);
             for (std::size_t i = 0; i < n; ++i)
-                out[i] = static_cast<double>(static_cast<float>((out[i] - zeroPoints[c]) * scales[c]));
+                out[i] = value(out[i], c);
         }
     }
 

@@ -50,11 +50,22 @@ void MomentSummary::merge(const MomentSummary &o)
     count += o.count;
 }
 
-std::pair<double, double> histcRange(double min, double max)
+std::pair<double, double> histcRange(double min, double max, HistcEdges mode)
 {
-    if (min == max)
-        return {min - 1.0, max + 1.0};
-    return {min, max};
+    if (min != max)
+        return {min, max};
+    double lo = min - 1.0, hi = max + 1.0;
+    if (mode == HistcEdges::Exact) {
+        // torch 2.14: lo 2^60 - 128, hi 2^60 + 256 for a constant 2^60 (checked on both sides of
+        // powers of two, and at 2^53, where only the upper end is lost); never beyond the largest
+        // finite double (a constant DBL_MAX falls in the last bin, -DBL_MAX in the first).
+        constexpr double inf = std::numeric_limits<double>::infinity();
+        if (lo == min && std::isfinite(std::nextafter(min, -inf)))
+            lo = std::nextafter(min, -inf);
+        if (hi == max && std::isfinite(std::nextafter(max, inf)))
+            hi = std::nextafter(max, inf);
+    }
+    return {lo, hi};
 }
 
 std::pair<double, double> histcEdges(double min, double max, std::uint32_t bins, HistcEdges mode)
@@ -1088,9 +1099,9 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
     // torch.histc: a range with min == max means "use the data's min and max".
     std::pair<double, double> range = request.range && request.range->first != request.range->second
         ? *request.range
-        : histcRange(m.count ? m.min : 0.0, m.count ? m.max : 0.0);
+        : histcRange(m.count ? m.min : 0.0, m.count ? m.max : 0.0, request.edges);
     if (request.range && request.range->first == request.range->second && m.count == 0)
-        range = histcRange(request.range->first, request.range->second);
+        range = histcRange(request.range->first, request.range->second, request.edges);
     const auto edges = histcEdges(range.first, range.second, request.bins, request.edges);
     spec.lo = edges.first;
     spec.hi = edges.second;

@@ -75,7 +75,10 @@ Result<std::unique_ptr<ElementSource>> tensorElementSource(const Checkpoint &cp,
                                                            const std::vector<std::uint32_t> &tensors);
 
 // The histc range torch would use for finite values in [min, max]: min == max widens by 1 each side.
-std::pair<double, double> histcRange(double min, double max);
+// Where that is lost to rounding (|min| >= 2^53), the newest torch (2.14) moves that end one ulp
+// instead, which Exact does; torch 1.13 and 2.6 keep the end (and raise when both stay), which
+// Torch1_13 does.
+std::pair<double, double> histcRange(double min, double max, HistcEdges mode = HistcEdges::Exact);
 
 // The first and last bin edges torch.histc bins with for a range: `min` and `max` themselves, or
 // under Torch1_13 those of torch 1.13's linspace(min, max, bins + 1) on its AVX2 CPU kernels (the

@@ -187,6 +187,11 @@ private Q_SLOTS:
     void histcFormula();
     void histcEdges_data();
     void histcEdges();
+    void complexMagnitudeRange();
+    void qint32PerTensor();
+    void qint32PerChannel();
+    void histcConstant_data();
+    void histcConstant();
 };
 
 void TestTensorStats::matchesTorch_data()
@@ -880,6 +885,126 @@ void TestTensorStats::histcEdges()
     // torch 2.x: both ends exact, whatever the bin count.
     const auto exact = ptscope::core::histcEdges(lo, hi, static_cast<std::uint32_t>(bins));
     QVERIFY(sameDouble(exact.first, lo) && sameDouble(exact.second, hi));
+}
+
+void TestTensorStats::complexMagnitudeRange()
+{
+    // Where the squares overflow or underflow in the component precision the magnitude is hypot's,
+    // as torch 2.x gives it (tests/fixtures/crosscheck_stats.py); Inf beside NaN is Inf.
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    const float c64[] = {3e20f, 4e20f, 3e-25f, -4e-25f, 3.0f, 4.0f, inf, nan, nan, 1.0f, 0.0f, -0.0f, 1e-45f, 0.0f};
+    const double c128[] = {3e200, -4e200, 3e-200, 4e-200, 1.5, -2.0, std::numeric_limits<double>::infinity(), 2.0};
+    Synthetic s;
+    s.add("complex64", c64, sizeof c64, {7});
+    s.add("complex128", c128, sizeof c128, {4});
+    s.finish();
+    auto hypotf = [](float a, float b) { return double(float(std::sqrt(double(a) * a + double(b) * b))); };
+    const auto v = readAll(s.cp, 0);
+    QCOMPARE(v.size(), std::size_t(7));
+    QCOMPARE(v[0], hypotf(3e20f, 4e20f));
+    QCOMPARE(v[1], hypotf(3e-25f, 4e-25f));
+    QCOMPARE(v[2], 5.0);
+    QCOMPARE(v[3], double(inf));
+    QVERIFY(std::isnan(v[4]));
+    QCOMPARE(v[5], 0.0);
+    QCOMPARE(v[6], double(1e-45f));
+    const auto w = readAll(s.cp, 1);
+    QCOMPARE(w, (std::vector<double>{std::hypot(3e200, 4e200), std::hypot(3e-200, 4e-200), 2.5,
+                                     std::numeric_limits<double>::infinity()}));
+}
+
+void TestTensorStats::qint32PerTensor()
+{
+    // torch's per-tensor dequantize is float(q - zp) * float(scale) in float, the difference in
+    // int32: checked with torch 1.13, 2.6 and 2.14 (q.dequantize() of these int_repr values).
+    const std::int32_t q[] = {230769235, -123456789, 16777217, std::numeric_limits<std::int32_t>::min(), 5};
+    Synthetic s;
+    const auto t = s.add("qint32", q, sizeof q, {5});
+    QuantInfo quant;
+    quant.qscheme = "per_tensor_affine";
+    quant.scale = 1.3e-7;
+    quant.zeroPoint = 123;
+    s.cp.tensors[t].quant = quant;
+    s.finish();
+    const float scale = 1.3e-7f;
+    const auto v = readAll(s.cp, t);
+    QCOMPARE(v.size(), std::size_t(5));
+    QCOMPARE(v[0], double(float(230769235 - 123) * scale)); // rounded to float before the product
+    QVERIFY(v[0] != double(float(double(230769235 - 123) * double(scale))));
+    QCOMPARE(v[1], double(float(-123456789 - 123) * scale));
+    QCOMPARE(v[2], double(float(16777217 - 123) * scale));
+    QCOMPARE(v[3], double(float(2147483648.0 - 123) * scale)); // -2^31 - 123 wraps to 2^31 - 123
+    QCOMPARE(v[4], double(float(5 - 123) * scale));
+}
+
+void TestTensorStats::qint32PerChannel()
+{
+    // torch's per-channel dequantize: (float(q) - float(zp)) * scale, the difference in float and
+    // the product in double, rounded to float (torch 1.13, 2.6 and 2.14, on an axis in the middle).
+    const std::int32_t q[] = {230769280, 230769280, -5, 7};
+    const double scales[] = {1.2345678901234567e-5, 0.25};
+    const std::int64_t zps[] = {-777, 3};
+    Synthetic s;
+    const auto t = s.add("qint32", q, sizeof q, {1, 2, 2});
+    const auto st = s.add("float64", scales, sizeof scales, {2});
+    const auto zt = s.add("int64", zps, sizeof zps, {2});
+    QuantInfo quant;
+    quant.qscheme = "per_channel_affine";
+    quant.axis = 1;
+    quant.scalesTensor = static_cast<std::int32_t>(st);
+    quant.zeroPointsTensor = static_cast<std::int32_t>(zt);
+    s.cp.tensors[t].quant = quant;
+    s.finish();
+    auto torch = [](std::int32_t v, std::int64_t zp, double scale) {
+        return double(float(double(float(v) - float(zp)) * scale));
+    };
+    const auto v = readAll(s.cp, t);
+    QCOMPARE(v, (std::vector<double>{torch(230769280, -777, scales[0]), torch(230769280, -777, scales[0]),
+                                     torch(-5, 3, 0.25), torch(7, 3, 0.25)}));
+    QCOMPARE(v[0], 2849.01318359375); // not 2849.012939453125, (q - zp) * scale rounded once
+}
+
+void TestTensorStats::histcConstant_data()
+{
+    QTest::addColumn<double>("value");
+    QTest::addColumn<bool>("torch113");
+    QTest::addColumn<int>("bin");
+    // torch.histc(torch.tensor([value], dtype=torch.float64), bins=7).argmax(): torch 2.14 moves an
+    // end that +-1 cannot move by one ulp; torch 1.13 and 2.6 keep it (and raise when both stay).
+    QTest::newRow("3") << 3.0 << false << 3;
+    QTest::newRow("2^60") << std::ldexp(1.0, 60) << false << 2;
+    QTest::newRow("-2^60") << -std::ldexp(1.0, 60) << false << 4;
+    QTest::newRow("1e19") << 1e19 << false << 3;
+    QTest::newRow("2^53") << std::ldexp(1.0, 53) << false << 2;
+    QTest::newRow("-2^53") << -std::ldexp(1.0, 53) << false << 4;
+    QTest::newRow("2^53 - 1") << std::ldexp(1.0, 53) - 1 << false << 3;
+    QTest::newRow("2^53 + 4") << std::ldexp(1.0, 53) + 4 << false << 3;
+    QTest::newRow("2^54") << std::ldexp(1.0, 54) << false << 2;
+    QTest::newRow("2^127 (float8_e8m0fnu's largest)") << std::ldexp(1.0, 127) << false << 2;
+    QTest::newRow("DBL_MAX") << std::numeric_limits<double>::max() << false << 6;
+    QTest::newRow("-DBL_MAX") << -std::numeric_limits<double>::max() << false << 0;
+    QTest::newRow("torch 1.13: 2^53") << std::ldexp(1.0, 53) << true << 6;
+    QTest::newRow("torch 1.13: -2^53") << -std::ldexp(1.0, 53) << true << 0;
+    QTest::newRow("torch 1.13: 2^53 - 1") << std::ldexp(1.0, 53) - 1 << true << 3;
+}
+
+void TestTensorStats::histcConstant()
+{
+    QFETCH(double, value);
+    QFETCH(bool, torch113);
+    QFETCH(int, bin);
+    Synthetic s;
+    const double v[] = {value, value, value};
+    s.add("float64", v, sizeof v, {3});
+    s.finish();
+    StatsRequest request;
+    request.bins = 7;
+    request.edges = torch113 ? HistcEdges::Torch1_13 : HistcEdges::Exact;
+    auto st = computeStats(s.cp, {0}, request);
+    QVERIFY(st.ok());
+    std::vector<std::uint64_t> want(7, 0);
+    want[static_cast<std::size_t>(bin)] = 3;
+    QCOMPARE(st->histogram.counts, want);
 }
 
 QTEST_GUILESS_MAIN(TestTensorStats)
