@@ -398,8 +398,8 @@ private:
     std::uint32_t m_sub[4][kMaxSplitSlots];
 };
 
-template<int W, bool IsFloat>
-PTSCOPE_INLINE void binsImpl(const std::uint8_t *p, std::size_t n, const LinearBinning &b, std::uint64_t *counts)
+template<int W, bool IsFloat, bool DivideFirst>
+PTSCOPE_INLINE void binsInOrder(const std::uint8_t *p, std::size_t n, const LinearBinning &b, std::uint64_t *counts)
 {
     using S = Simd<W>;
     using D = typename S::D;
@@ -407,15 +407,23 @@ PTSCOPE_INLINE void binsImpl(const std::uint8_t *p, std::size_t n, const LinearB
     const double bins = static_cast<double>(b.bins);
     // Truncating min(q, bins - 1) equals clamping the truncated q to bins - 1 (q >= 0 here).
     const D lo = S::splat(b.lo), hi = S::splat(b.hi), width = S::splat(b.hi - b.lo), vBins = S::splat(bins),
-            lastBin = S::splat(bins - 1.0), skip = S::splat(bins);
-    // Bin indices for a stretch (IEEE sub, div, mul, truncation in every lane), then the scatter.
+            lastBin = S::splat(bins - 1.0), skip = S::splat(bins), zero = {},
+            maxFinite = S::splat(std::numeric_limits<double>::max());
+    // torch.histc's quotient in the order of the torch answered for; see histogram_backend.h.
+    auto quotient = [&](D x) PTSCOPE_LAMBDA_INLINE {
+        if constexpr (DivideFirst)
+            return ((x - lo) / width) * vBins;
+        else
+            return ((x - lo) * vBins) / width;
+    };
+    // Bin indices for a stretch (IEEE sub, mul, div, truncation in every lane), then the scatter.
     constexpr std::size_t kStretch = 512;
     alignas(64) std::int32_t pos[kStretch];
     auto binGroup = [&](const Group<W, IsFloat> &g, std::int32_t *out) PTSCOPE_LAMBDA_INLINE {
         for (int r = 0; r < S::R; ++r) {
             const D x = g.v[r];
-            // torch.histc: ((x - lo) / (hi - lo)) * bins, truncated; see histogram_backend.h.
-            const D at = ((x - lo) / width) * vBins;
+            D at = quotient(x);
+            at = at <= maxFinite ? at : zero;     // not finite: bin 0
             D slot = at < lastBin ? at : lastBin; // the maximum: last bin
             // Outside [lo, hi], NaN included: skipped. Written as the larger of two selects (skip
             // is above every bin) because GCC 12 takes apart into scalar code the single select
@@ -427,12 +435,12 @@ PTSCOPE_INLINE void binsImpl(const std::uint8_t *p, std::size_t n, const LinearB
             std::memcpy(out + r * W, &k, sizeof k);
         }
     };
-    // Every element known finite and in [lo, hi]: the same bin without the range tests, clamped
-    // to [0, bins - 1] so that no element can land outside the counts.
-    const D zero = {};
+    // Every element known finite and in [lo, hi] and every product (x - lo) * bins finite: the same
+    // bin without the range tests (the quotient is finite, at most bins), clamped to [0, bins - 1] so
+    // that no element can land outside the counts.
     auto binInside = [&](const Group<W, IsFloat> &g, std::int32_t *out) PTSCOPE_LAMBDA_INLINE {
         for (int r = 0; r < S::R; ++r) {
-            const D at = ((g.v[r] - lo) / width) * vBins;
+            const D at = quotient(g.v[r]);
             D slot = at < lastBin ? at : lastBin;
             slot = slot > zero ? slot : zero;
             const auto k = __builtin_convertvector(slot, typename S::I);
@@ -461,6 +469,15 @@ PTSCOPE_INLINE void binsImpl(const std::uint8_t *p, std::size_t n, const LinearB
         }
         scatter.add(pos, m);
     }
+}
+
+template<int W, bool IsFloat>
+PTSCOPE_INLINE void binsImpl(const std::uint8_t *p, std::size_t n, const LinearBinning &b, std::uint64_t *counts)
+{
+    if (b.divideFirst)
+        binsInOrder<W, IsFloat, true>(p, n, b, counts);
+    else
+        binsInOrder<W, IsFloat, false>(p, n, b, counts);
 }
 
 using SummarizeFn = MomentSummary (*)(const std::uint8_t *, std::size_t);

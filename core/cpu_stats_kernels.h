@@ -48,6 +48,7 @@ struct LinearBinning
     double lo = 0.0;
     double hi = 0.0;
     std::uint32_t bins = 0;
+    bool divideFirst = false; // torch 1.13's order (histogram_backend.h), else torch 2.x's
     // Every element is finite and inside [lo, hi] (BinSpec::inside): no range tests. An element that
     // is not still lands in a bin of [0, bins): never outside the counts.
     bool inside = false;

@@ -6,15 +6,20 @@
 // standard types appear here so a backend can be built without Qt and without the checkpoint model.
 //
 // Binning rule, shared by every backend so that they give identical counts. It is torch.histc's CPU
-// kernel in torch 1.13 (LINEAR_INTERPOLATION), evaluated in double, verified against torch 1.13:
+// kernel (LINEAR_INTERPOLATION), evaluated in double, in the order of the torch answered for:
 //     skip x unless lo <= x <= hi (NaN and values outside the range are skipped);
-//     bin = (int64) (((x - lo) / (hi - lo)) * bins);   // three IEEE double operations, in this order
+//     torch 2.x:  bin = (int64) (((x - lo) * bins) / (hi - lo));  // three IEEE double operations,
+//     torch 1.13: bin = (int64) (((x - lo) / (hi - lo)) * bins);  // in this order (divideFirst)
 //     if (bin >= bins) bin = bins - 1;                  // the maximum belongs to the last bin
+// The two orders disagree on values placed exactly on an edge (x - lo = 290, hi - lo = 1000, 100 bins:
+// 290 / 1000 * 100 = 28.999999999999996, bin 28 under 1.13; 290 * 100 / 1000 = 29 under 2.x), which
+// integer-valued tensors hit often; both were checked against those torches (crosscheck_stats.py).
 // Do not precompute bins / (hi - lo), and do not fuse into an FMA: either moves values that sit on bin
-// edges. (Later torch versions multiply first, (x - lo) * bins / (hi - lo); the two orders disagree on
-// about 2% of values placed exactly on an edge.) lo and hi are the first and last of torch's
-// linspace(min, max, bins + 1) edges, which the core computes (histcEdges in tensor_stats.h): the data's
-// min and max, or under torch 1.13's rules a hi that can be one ulp below the maximum.
+// edges. lo and hi are the first and last of torch's linspace(min, max, bins + 1) edges, which the core
+// computes (histcEdges in tensor_stats.h): the data's min and max, or under torch 1.13's rules a hi that
+// can be one ulp below the maximum. A quotient that is not finite (a product (x - lo) * bins beyond
+// the double range, an infinite width) lands in bin 0, as in both torches (checked with 1.13 and
+// 2.14; the cast of inf or NaN to int64 comes out as bin 0 there).
 //
 // Log-magnitude bins are equal-width in log10(|x|) space, but elements are placed by comparing |x|
 // against edges precomputed once on the host (BinSpec::edges, |x| units), so no backend depends on
@@ -124,6 +129,7 @@ struct BinSpec
     std::uint32_t bins = 0;     // 0: no linear histogram
     double lo = 0.0;
     double hi = 0.0;
+    bool divideFirst = false; // torch 1.13's order (see the rule above); else torch 2.x's
     // The caller knows every element to be finite and inside [lo, hi] (the range is the data's own
     // and pass 1 found no NaN or infinity): a backend may then leave out its range tests. Counts are
     // the same either way.
@@ -279,12 +285,15 @@ std::unique_ptr<HistogramBackend> makeCpuHistogramBackend(unsigned threads = 0);
 
 // The bin of x under the linear rule above, or -1 when x is skipped. Exposed so that tests and
 // other backends can check themselves against the exact formula.
-inline std::int64_t histcBin(double x, double lo, double hi, std::uint32_t bins)
+inline std::int64_t histcBin(double x, double lo, double hi, std::uint32_t bins, bool divideFirst)
 {
     if (!(x >= lo && x <= hi))
         return -1;
-    auto pos = static_cast<std::int64_t>(((x - lo) / (hi - lo)) * static_cast<double>(bins));
-    return pos >= static_cast<std::int64_t>(bins) ? static_cast<std::int64_t>(bins) - 1 : pos;
+    const double b = static_cast<double>(bins);
+    const double q = divideFirst ? ((x - lo) / (hi - lo)) * b : ((x - lo) * b) / (hi - lo);
+    if (!(q <= std::numeric_limits<double>::max()))
+        return 0; // NaN or infinite
+    return q < b - 1.0 ? static_cast<std::int64_t>(q) : static_cast<std::int64_t>(bins) - 1;
 }
 
 } // namespace ptscope::core

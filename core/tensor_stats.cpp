@@ -403,7 +403,7 @@ public:
         std::vector<std::vector<std::uint64_t>> counts(m_threads, std::vector<std::uint64_t>(spec.bins + 1, 0));
         std::vector<std::vector<std::uint64_t>> logCounts(m_threads, std::vector<std::uint64_t>(logBins, 0));
         std::vector<std::vector<double>> scratch(m_threads);
-        const cpu_kernels::LinearBinning linear{spec.lo, spec.hi, spec.bins, spec.inside};
+        const cpu_kernels::LinearBinning linear{spec.lo, spec.hi, spec.bins, spec.divideFirst, spec.inside};
         auto status = runBlocks(
             source,
             [&](std::uint64_t, const Block &block, unsigned worker) {
@@ -476,8 +476,10 @@ public:
         // Per worker: counts of a, b and a - b (each with the skip slot), and a buffer for a - b.
         std::vector<std::vector<std::uint64_t>> counts(m_threads, std::vector<std::uint64_t>(3 * slots, 0));
         std::vector<std::vector<double>> diffs(m_threads);
-        const cpu_kernels::LinearBinning values{spec.lo, spec.hi, spec.bins};
-        const cpu_kernels::LinearBinning differences{spec.diffLo, spec.diffHi, spec.bins};
+        // The pair histograms are ptscope's own (no torch to agree with): one fixed order, 1.13's.
+        const cpu_kernels::LinearBinning values{.lo = spec.lo, .hi = spec.hi, .bins = spec.bins, .divideFirst = true};
+        const cpu_kernels::LinearBinning differences{
+            .lo = spec.diffLo, .hi = spec.diffHi, .bins = spec.bins, .divideFirst = true};
         auto status = run(
             {&a, &b},
             [&](std::uint64_t, std::uint64_t, const double *const *buf, std::size_t n, unsigned worker) {
@@ -1105,7 +1107,10 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
     const auto edges = histcEdges(range.first, range.second, request.bins, request.edges);
     spec.lo = edges.first;
     spec.hi = edges.second;
-    spec.inside = m.count > 0 && m.count == n && spec.lo <= m.min && m.max <= spec.hi;
+    spec.divideFirst = request.edges == HistcEdges::Torch1_13;
+    // Every value finite and inside the range, and no product (x - lo) * bins that overflows.
+    spec.inside = m.count > 0 && m.count == n && spec.lo <= m.min && m.max <= spec.hi
+        && std::isfinite((spec.hi - spec.lo) * static_cast<double>(spec.bins));
     const std::uint32_t logBins = request.logBins ? request.logBins : (request.bins ? request.bins : 64);
     const bool haveMagnitudes = m.count > m.zeros && m.maxAbs > 0.0;
     if (request.logHistogram) {
@@ -1122,10 +1127,22 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
         out.logHistogram.max = hi;
         spec.logEdges = logEdges(lo, hi, logBins, first, last);
     }
+    // A range wider than the doubles: torch 2.x's edges are then not numbers and it counts nothing
+    // (torch 1.13 counts its values in bin 0, which the bin rule gives).
+    const std::uint32_t bins = spec.bins;
+    const bool countsNothing = !spec.divideFirst && !std::isfinite(spec.hi - spec.lo);
+    if (countsNothing)
+        spec.bins = 0;
     BinCounts counts;
-    s = backend->histogram(source, spec, counts, progress, n, progressTotal, &why);
-    if (s != BackendStatus::Ok)
-        return statusError(s, why);
+    if (spec.bins || !spec.logEdges.empty()) {
+        s = backend->histogram(source, spec, counts, progress, n, progressTotal, &why);
+        if (s != BackendStatus::Ok)
+            return statusError(s, why);
+    }
+    else if (progress)
+        progress(progressTotal, progressTotal); // no second pass to make
+    if (countsNothing)
+        counts.counts.assign(bins, 0);
     out.histogram.min = spec.lo;
     out.histogram.max = spec.hi;
     out.histogram.counts = std::move(counts.counts);

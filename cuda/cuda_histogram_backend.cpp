@@ -326,6 +326,7 @@ public:
         p.width = spec.hi - spec.lo; // as the CPU backend computes it
         p.binsD = static_cast<double>(spec.bins);
         p.lastBinD = static_cast<double>(spec.bins) - 1.0;
+        p.divideFirst = spec.divideFirst;
         p.counts = m_deviceCounts;
         p.logBins = static_cast<std::uint32_t>(logBins);
         p.edges = logBins ? m_deviceEdges : nullptr;

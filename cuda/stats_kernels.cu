@@ -5,7 +5,8 @@
 // exactly as the CPU backend's (compiled with -ffp-contract=off), so bins match bit for bit.
 //
 // Why not cub::DeviceHistogram: its bin computation (a precomputed scale, in the sample type) is
-// not torch.histc's ((x - lo) / (hi - lo)) * bins in double, and values on bin edges would move.
+// not torch.histc's ((x - lo) * bins) / (hi - lo) (or torch 1.13's ((x - lo) / (hi - lo)) * bins) in
+// double, and values on bin edges would move.
 // The histogram kernel therefore keeps privatised shared-memory counts per block (the usual
 // fastest layout for small bin counts) and falls back to global 64-bit atomics for large ones.
 // Moments are per-tile two-pass summaries reduced in shared memory in a fixed order (not
@@ -131,13 +132,14 @@ PTSCOPE_HD double load(const void *data, std::uint64_t i)
 
 // ---- bins: the CPU backend's expressions, operation for operation ----------------------------------
 
-// The linear bin of x, or -1 when x is outside [lo, hi] or NaN. A NaN quotient (zero or infinite
-// width) lands in the last bin, as on the CPU.
+// The linear bin of x, or -1 when x is outside [lo, hi] or NaN. A quotient that is not finite lands
+// in bin 0, as on the CPU (core/histogram_backend.h).
 PTSCOPE_HD int linearBin(double x, const HistParams &p)
 {
     if (!(x >= p.lo && x <= p.hi))
         return -1;
-    const double q = ((x - p.lo) / p.width) * p.binsD;
+    double q = p.divideFirst ? ((x - p.lo) / p.width) * p.binsD : ((x - p.lo) * p.binsD) / p.width;
+    q = q <= 1.7976931348623157e308 ? q : 0.0; // NaN or infinite: bin 0
     const double clamped = q < p.lastBinD ? q : p.lastBinD;
     return static_cast<int>(clamped);
 }
@@ -429,6 +431,7 @@ PTSCOPE_HD void pairBins(double x, double y, const PairHistParams &p, int out[3]
     v.width = p.width;
     v.binsD = p.binsD;
     v.lastBinD = p.lastBinD;
+    v.divideFirst = true; // the pair histograms' rule (core/pair_stats.cpp), not a torch's
     HistParams d = v;
     d.lo = p.diffLo;
     d.hi = p.diffHi;

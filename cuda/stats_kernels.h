@@ -43,6 +43,7 @@ struct HistParams
     // Linear histogram (bins 0: none), the CPU backend's expression: see core/histogram_backend.h.
     std::uint32_t bins;
     double lo, hi, width, binsD, lastBinD;
+    bool divideFirst;           // torch 1.13's order, else torch 2.x's (core BinSpec::divideFirst)
     unsigned long long *counts; // device, bins
     // Log-magnitude histogram (logBins 0: none): |x| placed by the edge table.
     std::uint32_t logBins;

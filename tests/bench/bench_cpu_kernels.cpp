@@ -89,10 +89,10 @@ int main(int argc, char **argv)
                 };
                 // The values lie in [-0.07, 0.07].
                 const auto bins = [&](const cpu_kernels::Block &b) {
-                    cpu_kernels::addLinearBins(b, {-0.08, 0.08, 64, false}, counts.data());
+                    cpu_kernels::addLinearBins(b, {.lo = -0.08, .hi = 0.08, .bins = 64}, counts.data());
                 };
                 const auto binsInside = [&](const cpu_kernels::Block &b) {
-                    cpu_kernels::addLinearBins(b, {-0.08, 0.08, 64, true}, counts.data());
+                    cpu_kernels::addLinearBins(b, {.lo = -0.08, .hi = 0.08, .bins = 64, .inside = true}, counts.data());
                 };
                 const double p1 = nsPerElement(*data, size, reps, rounds, summary);
                 const double p2 = nsPerElement(*data, size, reps, rounds, bins);

@@ -196,11 +196,11 @@ Reference referenceOf(const std::vector<double> &a, const std::vector<double> &b
     out.target = out.source;
     out.difference = empty(rd, dlo, dhi);
     for (std::size_t i = 0; i < n; ++i) {
-        if (const auto k = histcBin(a[i], lo, hi, bins); k >= 0)
+        if (const auto k = histcBin(a[i], lo, hi, bins, true); k >= 0)
             ++out.source.counts[std::size_t(k)];
-        if (const auto k = histcBin(b[i], lo, hi, bins); k >= 0)
+        if (const auto k = histcBin(b[i], lo, hi, bins, true); k >= 0)
             ++out.target.counts[std::size_t(k)];
-        if (const auto k = histcBin(a[i] - b[i], dlo, dhi, bins); k >= 0)
+        if (const auto k = histcBin(a[i] - b[i], dlo, dhi, bins, true); k >= 0)
             ++out.difference.counts[std::size_t(k)];
     }
     return out;

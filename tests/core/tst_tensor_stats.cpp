@@ -644,7 +644,7 @@ void TestTensorStats::kernelPaths()
     for (std::uint32_t bins : {7u, 64u}) {
         std::vector<std::uint64_t> expectedCounts(bins + 1, 0);
         for (double x : values) {
-            const std::int64_t b = histcBin(x, lo, hi, bins);
+            const std::int64_t b = histcBin(x, lo, hi, bins, false);
             ++expectedCounts[b < 0 ? bins : static_cast<std::size_t>(b)];
         }
         onEveryIsa([&](cpu_kernels::Isa isa) {
@@ -656,7 +656,7 @@ void TestTensorStats::kernelPaths()
                                     + QStringLiteral(" expected ") + describe(expected)));
             }
             std::vector<std::uint64_t> counts(bins + 1, 0);
-            cpu_kernels::addLinearBins(block, {lo, hi, bins}, counts.data());
+            cpu_kernels::addLinearBins(block, {.lo = lo, .hi = hi, .bins = bins}, counts.data());
             QVERIFY2(counts == expectedCounts, cpu_kernels::isaName(isa));
         });
     }
@@ -668,17 +668,18 @@ void TestTensorStats::kernelPaths()
     for (std::uint32_t bins : {1u, 7u, 64u, 1000u}) {
         std::vector<std::uint64_t> expectedCounts(bins + 1, 0);
         for (double x : values)
-            ++expectedCounts[static_cast<std::size_t>(histcBin(x, rlo, rhi, bins))];
+            ++expectedCounts[static_cast<std::size_t>(histcBin(x, rlo, rhi, bins, false))];
         onEveryIsa([&](cpu_kernels::Isa isa) {
             const cpu_kernels::Block block{bytes.data() + 1, n, isFloat};
             std::vector<std::uint64_t> counts(bins + 1, 0);
-            cpu_kernels::addLinearBins(block, {rlo, rhi, bins, true}, counts.data());
+            cpu_kernels::addLinearBins(block, {.lo = rlo, .hi = rhi, .bins = bins, .inside = true}, counts.data());
             QVERIFY2(counts == expectedCounts, qPrintable(QString::asprintf("%s, %u bins", cpu_kernels::isaName(isa), bins)));
             // A caller wrong about the range gets every element counted once, none written
             // outside the counts (ASan watches the guard slots around them).
             std::vector<std::uint64_t> wrong(bins + 3, 0);
             const double mid = (expected.min + expected.max) / 2;
-            cpu_kernels::addLinearBins(block, {mid, mid + std::fabs(mid) / 4 + 1e-300, bins, true}, wrong.data() + 1);
+            cpu_kernels::addLinearBins(block, {.lo = mid, .hi = mid + std::fabs(mid) / 4 + 1e-300, .bins = bins, .inside = true},
+                                       wrong.data() + 1);
             QCOMPARE(wrong.front(), std::uint64_t(0));
             QCOMPARE(wrong.back(), std::uint64_t(0));
             QCOMPARE(std::accumulate(wrong.begin(), wrong.end(), std::uint64_t(0)), std::uint64_t(n));
@@ -833,26 +834,69 @@ void TestTensorStats::histcFormula_data()
     QTest::addColumn<double>("lo");
     QTest::addColumn<double>("hi");
     QTest::addColumn<int>("bins");
-    QTest::addColumn<int>("bin");
-    // Checked with torch 1.13: torch.histc(torch.tensor([x], dtype=torch.float64), bins, lo, hi).argmax()
-    QTest::newRow("max in last bin") << 1.0 << 0.0 << 1.0 << 10 << 9;
-    QTest::newRow("min in first bin") << 0.0 << 0.0 << 1.0 << 10 << 0;
-    QTest::newRow("edge 0.3 of [0,1]") << 0.3 << 0.0 << 1.0 << 10 << 3; // 0.3 * 10 rounds up to exactly 3.0
-    QTest::newRow("edge 0.5 of [0,1]") << 0.5 << 0.0 << 1.0 << 10 << 5;
-    QTest::newRow("edge 0.7 of [0.1,0.8]") << 0.7 << 0.1 << 0.8 << 7 << 5;
-    QTest::newRow("below") << -0.1 << 0.0 << 1.0 << 10 << -1;
-    QTest::newRow("above") << 1.0000001 << 0.0 << 1.0 << 10 << -1;
-    QTest::newRow("nan") << std::numeric_limits<double>::quiet_NaN() << 0.0 << 1.0 << 10 << -1;
+    QTest::addColumn<int>("bin113");
+    QTest::addColumn<int>("bin2");
+    // torch.histc(torch.tensor([x], dtype=torch.float64), bins, lo, hi).argmax() under torch 1.13 and
+    // torch 2.14: 1.13 divides first, 2.x multiplies first, and values on an edge part ways.
+    QTest::newRow("max in last bin") << 1.0 << 0.0 << 1.0 << 10 << 9 << 9;
+    QTest::newRow("min in first bin") << 0.0 << 0.0 << 1.0 << 10 << 0 << 0;
+    QTest::newRow("edge 0.3 of [0,1]") << 0.3 << 0.0 << 1.0 << 10 << 3 << 3; // 0.3 * 10 rounds up to exactly 3.0
+    QTest::newRow("edge 0.5 of [0,1]") << 0.5 << 0.0 << 1.0 << 10 << 5 << 5;
+    QTest::newRow("edge 0.7 of [0.1,0.8]") << 0.7 << 0.1 << 0.8 << 7 << 5 << 6;
+    QTest::newRow("edge 290 of [0,1000]") << 290.0 << 0.0 << 1000.0 << 100 << 28 << 29;
+    QTest::newRow("0.29 of [0,1]") << 0.29 << 0.0 << 1.0 << 100 << 28 << 28;
+    QTest::newRow("edge 7 of [0,10]") << 7.0 << 0.0 << 10.0 << 10 << 7 << 7;
+    QTest::newRow("below") << -0.1 << 0.0 << 1.0 << 10 << -1 << -1;
+    QTest::newRow("above") << 1.0000001 << 0.0 << 1.0 << 10 << -1 << -1;
+    QTest::newRow("nan") << std::numeric_limits<double>::quiet_NaN() << 0.0 << 1.0 << 10 << -1 << -1;
 }
 
+// The formula, the kernels on every instruction set and computeStats under each torch's rules.
 void TestTensorStats::histcFormula()
 {
     QFETCH(double, x);
     QFETCH(double, lo);
     QFETCH(double, hi);
     QFETCH(int, bins);
-    QFETCH(int, bin);
-    QCOMPARE(histcBin(x, lo, hi, static_cast<std::uint32_t>(bins)), static_cast<std::int64_t>(bin));
+    QFETCH(int, bin113);
+    QFETCH(int, bin2);
+    const auto b = static_cast<std::uint32_t>(bins);
+    QCOMPARE(histcBin(x, lo, hi, b, true), static_cast<std::int64_t>(bin113));
+    QCOMPARE(histcBin(x, lo, hi, b, false), static_cast<std::int64_t>(bin2));
+    // Eight copies, so that the kernels take them as a whole group with and without range tests.
+    const std::vector<double> values(8, x);
+    const cpu_kernels::Block block{reinterpret_cast<const std::uint8_t *>(values.data()), values.size(), false};
+    const bool inside = x >= lo && x <= hi;
+    onEveryIsa([&](cpu_kernels::Isa isa) {
+        for (bool divideFirst : {true, false})
+            for (bool claimInside : {false, inside}) {
+                std::vector<std::uint64_t> counts(b + 1, 0);
+                cpu_kernels::addLinearBins(
+                    block, {.lo = lo, .hi = hi, .bins = b, .divideFirst = divideFirst, .inside = claimInside},
+                    counts.data());
+                const int want = divideFirst ? bin113 : bin2;
+                QVERIFY2(counts[want < 0 ? b : static_cast<std::size_t>(want)] == 8,
+                         qPrintable(QString::asprintf("%s, %s first%s", cpu_kernels::isaName(isa),
+                                                      divideFirst ? "divide" : "multiply",
+                                                      claimInside ? ", no range tests" : "")));
+            }
+    });
+    if (!inside)
+        return;
+    // computeStats with the range given: the default answers as the newest torch, 1.13 on request.
+    Synthetic s;
+    s.addVector("float64", values);
+    s.finish();
+    for (HistcEdges mode : {HistcEdges::Exact, HistcEdges::Torch1_13}) {
+        StatsRequest request;
+        request.bins = b;
+        request.range = std::make_pair(lo, hi);
+        request.edges = mode;
+        auto st = computeStats(s.cp, {0}, request);
+        QVERIFY(st.ok());
+        QCOMPARE(st->histogram.counts[static_cast<std::size_t>(mode == HistcEdges::Exact ? bin2 : bin113)],
+                 std::uint64_t(8));
+    }
 }
 
 void TestTensorStats::histcEdges_data()

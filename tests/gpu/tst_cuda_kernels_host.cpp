@@ -167,13 +167,19 @@ void TestCudaKernelsHost::bins_data()
     QTest::addColumn<double>("lo");
     QTest::addColumn<double>("hi");
     QTest::addColumn<int>("bins");
-    QTest::addRow("[0, 1], 10 bins") << 0.0 << 1.0 << 10;
-    QTest::addRow("[0.1, 0.8], 7 bins") << 0.1 << 0.8 << 7;
-    QTest::addRow("[-3.5, 15081.39], 63 bins") << -3.523344703336752 << 15081.394047747855 << 63;
-    QTest::addRow("[-1, 1], 1 bin") << -1.0 << 1.0 << 1;
-    QTest::addRow("[-1e-3, 2e-3], 20000 bins") << -1e-3 << 2e-3 << 20000;
-    QTest::addRow("zero width") << 1e20 << 1e20 << 64;
-    QTest::addRow("infinite width") << -1.7e308 << 1.7e308 << 64;
+    QTest::addColumn<bool>("divideFirst");
+    for (bool d : {false, true}) { // torch 2.x's order, then torch 1.13's
+        const char *order = d ? "1.13" : "2.x";
+        QTest::addRow("[0, 1], 10 bins, %s", order) << 0.0 << 1.0 << 10 << d;
+        QTest::addRow("[0.1, 0.8], 7 bins, %s", order) << 0.1 << 0.8 << 7 << d;
+        QTest::addRow("[0, 1000], 100 bins, %s", order) << 0.0 << 1000.0 << 100 << d;
+        QTest::addRow("[-3.5, 15081.39], 63 bins, %s", order) << -3.523344703336752 << 15081.394047747855 << 63 << d;
+        QTest::addRow("[-1, 1], 1 bin, %s", order) << -1.0 << 1.0 << 1 << d;
+        QTest::addRow("[-1e-3, 2e-3], 20000 bins, %s", order) << -1e-3 << 2e-3 << 20000 << d;
+        QTest::addRow("zero width, %s", order) << 1e20 << 1e20 << 64 << d;
+        QTest::addRow("infinite width, %s", order) << -1.7e308 << 1.7e308 << 64 << d;
+        QTest::addRow("[0, 1e307], 64 bins (overflowing products), %s", order) << 0.0 << 1e307 << 64 << d;
+    }
 }
 
 void TestCudaKernelsHost::bins()
@@ -181,6 +187,7 @@ void TestCudaKernelsHost::bins()
     QFETCH(double, lo);
     QFETCH(double, hi);
     QFETCH(int, bins);
+    QFETCH(bool, divideFirst);
     // Values on every edge and around it, random values across and beyond the range, specials.
     std::vector<double> values;
     std::mt19937_64 rng(1);
@@ -202,6 +209,7 @@ void TestCudaKernelsHost::bins()
     spec.bins = static_cast<std::uint32_t>(bins);
     spec.lo = lo;
     spec.hi = hi;
+    spec.divideFirst = divideFirst;
     // Log edges as the core lays them out: 10^k steps between the smallest and largest magnitude.
     const double first = 1e-4, last = 1e4;
     for (int i = 0; i <= 16; ++i)
@@ -225,6 +233,7 @@ void TestCudaKernelsHost::bins()
     p.width = spec.hi - spec.lo;
     p.binsD = static_cast<double>(spec.bins);
     p.lastBinD = static_cast<double>(spec.bins) - 1.0;
+    p.divideFirst = spec.divideFirst;
     const auto logBins = static_cast<unsigned int>(spec.logEdges.size() - 1);
     std::vector<std::uint64_t> linear(spec.bins, 0), log(logBins, 0);
     for (double x : values) {
@@ -240,7 +249,7 @@ void TestCudaKernelsHost::bins()
         }
         // The documented rule, where it is defined (a finite, non-zero width).
         if (std::isfinite(width) && width > 0)
-            QCOMPARE(static_cast<std::int64_t>(b), histcBin(x, lo, hi, spec.bins));
+            QCOMPARE(static_cast<std::int64_t>(b), histcBin(x, lo, hi, spec.bins, spec.divideFirst));
     }
     QCOMPARE(linear, cpu.counts);
     QCOMPARE(log, cpu.logCounts);
@@ -367,7 +376,7 @@ void TestCudaKernelsHost::pairBins()
                 if (pos[k] >= 0)
                     ++counts[k][static_cast<std::size_t>(pos[k])];
             // The documented rule.
-            QCOMPARE(static_cast<std::int64_t>(pos[2]), histcBin(x[i] - y[i], spec.diffLo, spec.diffHi, bins));
+            QCOMPARE(static_cast<std::int64_t>(pos[2]), histcBin(x[i] - y[i], spec.diffLo, spec.diffHi, bins, true));
         }
         QCOMPARE(counts[0], cpu.a);
         QCOMPARE(counts[1], cpu.b);
