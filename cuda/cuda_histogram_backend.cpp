@@ -118,10 +118,15 @@ std::vector<Chunk> chunksOf(const core::ElementSource &source)
     return out;
 }
 
-// Copies a chunk from the mapped file into pinned memory on a few threads: one thread's memcpy
-// (page faults on the mapping included) is slower than the copy to the GPU that follows.
-void stageCopy(std::uint8_t *dst, const std::uint8_t *src, std::size_t bytes)
+// Copies a chunk of a source's raw bytes into pinned memory on a few threads: one thread's copy is
+// slower than the copy to the GPU that follows. Read from the file where the source can
+// (ElementSource::copyRaw: no page of the mapping faulted in), else from the mapping.
+void stageCopy(const core::ElementSource &source, std::uint8_t *dst, const std::uint8_t *src, std::size_t bytes)
 {
+    const auto copy = [&source](std::uint8_t *to, const std::uint8_t *from, std::size_t n) {
+        if (!source.copyRaw(from, n, to))
+            std::memcpy(to, from, n);
+    };
     constexpr std::size_t kMinPart = std::size_t(4) << 20;
     const std::size_t parts = std::min<std::size_t>(
         {std::size_t(std::max(1u, std::thread::hardware_concurrency())), 8, std::max<std::size_t>(1, bytes / kMinPart)});
@@ -130,12 +135,12 @@ void stageCopy(std::uint8_t *dst, const std::uint8_t *src, std::size_t bytes)
     for (std::size_t p = 1; p < parts && p * per < bytes; ++p) {
         const std::size_t begin = p * per, len = std::min(per, bytes - begin);
         try {
-            pool.emplace_back([=] { std::memcpy(dst + begin, src + begin, len); });
+            pool.emplace_back([=] { copy(dst + begin, src + begin, len); });
         } catch (const std::system_error &) {
-            std::memcpy(dst + begin, src + begin, len); // no thread to be had: here
+            copy(dst + begin, src + begin, len); // no thread to be had: here
         }
     }
-    std::memcpy(dst, src, std::min(per, bytes));
+    copy(dst, src, std::min(per, bytes));
     for (auto &t : pool)
         t.join();
 }
@@ -593,7 +598,7 @@ private:
             const Chunk &c = chunks[k];
             const std::size_t bytes = static_cast<std::size_t>(c.count) * static_cast<std::size_t>(elemBytes(c.code));
             if (c.bytes) {
-                stageCopy(m_hostStage[slot], c.bytes, bytes);
+                stageCopy(source, m_hostStage[slot], c.bytes, bytes);
             } else {
                 if (!cursor)
                     cursor = source.cursor();
@@ -686,7 +691,7 @@ private:
                 const std::size_t bytes
                     = static_cast<std::size_t>(c.count) * static_cast<std::size_t>(elemBytes(c.code[side]));
                 if (c.bytes[side]) {
-                    stageCopy(host, c.bytes[side], bytes);
+                    stageCopy(*sources[side], host, c.bytes[side], bytes);
                 } else {
                     if (!cursors[side])
                         cursors[side] = sources[side]->cursor();
