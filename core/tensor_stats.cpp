@@ -317,6 +317,94 @@ private:
     bool m_quit = false;
 };
 
+// A source's runs as ElementSource::runs() gives them, or one run read through the cursor when
+// they do not cover it in order.
+std::vector<ElementRun> checkedRuns(const ElementSource &source)
+{
+    std::vector<ElementRun> runs = source.runs();
+    std::uint64_t covered = 0;
+    for (const ElementRun &r : runs)
+        covered = r.first == covered && r.count ? covered + r.count : ~std::uint64_t(0);
+    if (covered != source.size())
+        runs = {ElementRun{0, source.size(), nullptr, RawElement::F64}};
+    return runs;
+}
+
+// One worker's reader of a source's elements as doubles, in any order: raw float32/float64 runs
+// copied out of the file (ElementSource::copyRaw) and converted, or converted where they lie when
+// they cannot be; the rest through the source's cursor.
+class DoubleReader
+{
+public:
+    DoubleReader(const ElementSource &source, const std::vector<ElementRun> &runs)
+        : m_source(source)
+        , m_runs(runs)
+    {
+    }
+
+    // Elements [at, at + n) into out; false when the source could not give them all.
+    bool read(std::uint64_t at, std::size_t n, double *out)
+    {
+        for (std::uint64_t pos = at; pos < at + n;) {
+            const ElementRun &piece = m_runs[runAt(pos)];
+            const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(at + n, piece.first + piece.count) - pos);
+            double *dst = out + (pos - at);
+            if (piece.bytes && (piece.type == RawElement::F32 || piece.type == RawElement::F64)) {
+                const std::size_t size = piece.type == RawElement::F32 ? 4 : 8;
+                const std::uint8_t *src = piece.bytes + (pos - piece.first) * size;
+                if (piece.type == RawElement::F64) {
+                    if (!m_source.copyRaw(src, k * 8, reinterpret_cast<std::uint8_t *>(dst)))
+                        std::memcpy(dst, src, k * 8);
+                } else {
+                    m_scratch.resize(k * 4);
+                    if (m_source.copyRaw(src, k * 4, m_scratch.data()))
+                        src = m_scratch.data();
+                    for (std::size_t i = 0; i < k; ++i) {
+                        float f;
+                        std::memcpy(&f, src + 4 * i, 4);
+                        dst[i] = static_cast<double>(f);
+                    }
+                }
+            } else {
+                if (!m_cursor)
+                    m_cursor = m_source.cursor();
+                if (m_cursorAt != pos)
+                    m_cursor->seek(pos);
+                std::size_t got = 0;
+                while (got < k) {
+                    const std::size_t r = m_cursor->read(std::span<double>(dst + got, k - got));
+                    if (r == 0)
+                        break;
+                    got += r;
+                }
+                if (got != k)
+                    return false;
+                m_cursorAt = pos + k;
+            }
+            pos += k;
+        }
+        return true;
+    }
+
+private:
+    std::size_t runAt(std::uint64_t pos)
+    {
+        if (!(m_runs[m_hint].first <= pos && pos < m_runs[m_hint].first + m_runs[m_hint].count)) {
+            auto it = std::upper_bound(m_runs.begin(), m_runs.end(), pos,
+                                       [](std::uint64_t p, const ElementRun &r) { return p < r.first; });
+            m_hint = static_cast<std::size_t>(it - m_runs.begin()) - 1;
+        }
+        return m_hint;
+    }
+
+    const ElementSource &m_source;
+    const std::vector<ElementRun> &m_runs;
+    std::unique_ptr<ElementCursor> m_cursor;
+    std::uint64_t m_cursorAt = ~std::uint64_t(0);
+    std::size_t m_hint = 0;
+    std::vector<std::uint8_t> m_scratch;
+};
+
 // Progress and cancellation of one pass over a source, shared by its workers: they count elements
 // in `done` and stop when `stop` is set; worker 0 calls report(), which asks the caller's progress
 // function and sets `stop` when it cancels; `failed` when a source could not be read.
@@ -535,13 +623,7 @@ private:
                             std::uint64_t progressBase, std::uint64_t progressTotal, std::string *error)
     {
         const std::uint64_t total = source.size();
-        std::vector<ElementRun> runs = source.runs();
-        // Runs must cover [0, total) in order; a source that breaks that is read through its cursor.
-        std::uint64_t covered = 0;
-        for (const ElementRun &r : runs)
-            covered = r.first == covered && r.count ? covered + r.count : ~std::uint64_t(0);
-        if (covered != total)
-            runs = {ElementRun{0, total, nullptr, RawElement::F64}};
+        const std::vector<ElementRun> runs = checkedRuns(source);
 
         // The kept copy: every direct run's bytes end to end, at keepOffset[run].
         std::vector<std::uint64_t> keepOffset(runs.size(), 0);
@@ -724,13 +806,16 @@ private:
         const std::uint64_t units = (total + kUnitElements - 1) / kUnitElements;
         std::atomic<std::uint64_t> next{0};
         PassState pass(progress, progressBase, progressTotal);
+        std::vector<std::vector<ElementRun>> runs;
+        for (const ElementSource *source : sources)
+            runs.push_back(checkedRuns(*source));
 
         auto worker = [&](unsigned id, bool reports) {
-            std::vector<std::unique_ptr<ElementCursor>> cursors;
+            std::vector<DoubleReader> readers;
             std::vector<std::vector<double>> buffers;
             std::vector<const double *> views;
-            for (const ElementSource *source : sources) {
-                cursors.push_back(source->cursor());
+            for (std::size_t k = 0; k < sources.size(); ++k) {
+                readers.emplace_back(*sources[k], runs[k]);
                 buffers.emplace_back(kBufferElements);
                 views.push_back(buffers.back().data());
             }
@@ -740,22 +825,11 @@ private:
                     break;
                 const std::uint64_t begin = unit * kUnitElements;
                 const std::uint64_t end = std::min(total, begin + kUnitElements);
-                for (auto &cursor : cursors)
-                    cursor->seek(begin);
                 for (std::uint64_t at = begin; at < end && !pass.stop.load(std::memory_order_relaxed);) {
                     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kBufferElements, end - at));
                     bool complete = true;
-                    for (std::size_t k = 0; k < cursors.size() && complete; ++k) {
-                        std::size_t got = 0;
-                        while (got < want) {
-                            const std::size_t r
-                                = cursors[k]->read(std::span<double>(buffers[k].data() + got, want - got));
-                            if (r == 0)
-                                break;
-                            got += r;
-                        }
-                        complete = got == want;
-                    }
+                    for (std::size_t k = 0; k < readers.size() && complete; ++k)
+                        complete = readers[k].read(at, want, buffers[k].data());
                     if (!complete) {
                         pass.failed = true;
                         pass.stop = true;
