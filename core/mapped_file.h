@@ -13,8 +13,8 @@
 namespace ptscope::core {
 
 // Read-only bytes of a file: a private read-only memory map (pages are read only when touched,
-// so resident memory does not grow with file size), or an owned buffer for tests and for
-// archives nested inside other files.
+// so resident memory does not grow with file size) whose descriptor stays open for copyOut, or
+// an owned buffer for tests and for archives nested inside other files.
 class MappedFile final
 {
 public:

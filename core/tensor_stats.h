@@ -60,7 +60,9 @@ struct TensorStats
 using ProgressSink = std::function<bool(std::uint64_t done, std::uint64_t total)>;
 
 // Statistics over one tensor or over a group of tensors taken together (a module, a layer, the
-// whole state_dict). Streams from the mapped file; memory does not grow with tensor size.
+// whole state_dict). Streams from the file in chunks (contiguous float32/float64 bytes copied out
+// with pread, the rest read from the mapping); memory does not grow with tensor size: at most
+// 64 MiB are kept between the two passes, plus a unit's scratch per thread.
 // Errors: InvalidTensor (with the reason) when a tensor cannot be read, Cancelled when the sink
 // returned false, InvalidTensor for a bad request (empty or reversed range, too many bins).
 // `backend` null: the CPU backend on all cores.
