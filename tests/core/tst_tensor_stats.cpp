@@ -11,6 +11,7 @@
 #include "tensor_stats.h"
 
 #include <QFile>
+#include <QTemporaryFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -179,6 +180,7 @@ private Q_SLOTS:
     void kernelPaths_data();
     void kernelPaths();
     void statsOnEveryIsa();
+    void fileReadsAsMemory();
     void groupOfTensors();
     void progressAndCancel();
     void explicitRange();
@@ -685,6 +687,78 @@ void TestTensorStats::kernelPaths()
             QCOMPARE(std::accumulate(wrong.begin(), wrong.end(), std::uint64_t(0)), std::uint64_t(n));
         });
     }
+}
+
+// The backends copy raw bytes out of a file with pread (copyRaw), keep a small source between its
+// passes and stage larger ones per unit; a checkpoint in memory is read in place. Both give the same
+// bits, for a group whose units mix float32, float64 and converted (float16) runs, with and without
+// a second pass (kept / staged), on 1 and 3 threads.
+void TestTensorStats::fileReadsAsMemory()
+{
+    const auto a = awkwardValues<float>(300'000, 11, true); // crosses a unit boundary (262144)
+    const auto b = awkwardValues<double>(70'001, 12, false);
+    std::vector<std::uint16_t> c(5000);
+    for (std::size_t i = 0; i < c.size(); ++i)
+        c[i] = static_cast<std::uint16_t>(0x3c00 + (i * 37) % 0x0800); // float16 values in [1, 2)
+    const auto d = awkwardValues<float>(10, 13, false);
+    auto build = [&](Synthetic &x) {
+        x.addVector("float32", a);
+        x.addVector("float64", b);
+        x.addVector("float16", c);
+        x.addVector("float32", d);
+        x.finish();
+    };
+    Synthetic s, onDisk;
+    build(s);
+    build(onDisk);
+
+    QTemporaryFile tmp;
+    QVERIFY(tmp.open());
+    QCOMPARE(tmp.write(reinterpret_cast<const char *>(s.bytes.data()), static_cast<qint64>(s.bytes.size())),
+             static_cast<qint64>(s.bytes.size()));
+    tmp.close();
+    auto mapped = MappedFile::open(tmp.fileName().toStdString());
+    QVERIFY(mapped.ok());
+    onDisk.cp.file = *mapped; // the same layout, read from the file
+
+    // copyOut itself: a file's bytes, nothing from a buffer or outside the file.
+    std::vector<std::uint8_t> out(1000);
+    QVERIFY((*mapped)->copyOut((*mapped)->bytes().data() + 123, out.size(), out.data()));
+    QVERIFY(std::equal(out.begin(), out.end(), s.bytes.begin() + 123));
+    QVERIFY(!s.cp.file->copyOut(s.cp.file->bytes().data(), 10, out.data()));
+    QVERIFY(!(*mapped)->copyOut((*mapped)->bytes().data() + s.bytes.size() - 5, 10, out.data()));
+
+    for (unsigned threads : {1u, 3u})
+        for (std::uint32_t bins : {0u, 64u})
+            for (const std::vector<std::uint32_t> &tensors :
+                 {std::vector<std::uint32_t>{0, 1, 2, 3}, {2, 1}, {0}, {1}}) {
+                StatsRequest request;
+                request.bins = bins;
+                auto backend = makeCpuHistogramBackend(threads);
+                auto inMemory = computeStats(s.cp, tensors, request, {}, backend.get());
+                auto fromFile = computeStats(onDisk.cp, tensors, request, {}, backend.get());
+                QVERIFY(inMemory.ok() && fromFile.ok());
+                const QByteArray what = QString::asprintf("%u threads, %u bins, %zu tensors", threads, bins,
+                                                          tensors.size()).toUtf8();
+                QVERIFY2(sameBits(inMemory->mean, fromFile->mean) && sameBits(inMemory->std, fromFile->std)
+                             && sameBits(inMemory->min, fromFile->min) && sameBits(inMemory->max, fromFile->max),
+                         what.constData());
+                QCOMPARE(inMemory->finiteCount, fromFile->finiteCount);
+                QCOMPARE(inMemory->nan, fromFile->nan);
+                QCOMPARE(inMemory->zeros, fromFile->zeros);
+                QCOMPARE(inMemory->histogram.counts, fromFile->histogram.counts);
+                // And the numbers are the elements': the group's count and the float16 values.
+                QCOMPARE(fromFile->numel, std::accumulate(tensors.begin(), tensors.end(), std::uint64_t(0),
+                                                          [&](std::uint64_t n, std::uint32_t t) {
+                                                              return n + s.cp.tensors[t].numel;
+                                                          }));
+                if (tensors == std::vector<std::uint32_t>{2, 1}) {
+                    double mn = std::numeric_limits<double>::infinity();
+                    for (double x : b)
+                        mn = std::min(mn, x);
+                    QCOMPARE(fromFile->min, std::min(mn, 1.0));
+                }
+            }
 }
 
 // Whole statistics, several blocks and units, a group of float32 and float64 tensors: the same
