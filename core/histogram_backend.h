@@ -252,6 +252,8 @@ struct PairRun
 // totals) it stops: the caller checks that the counts add up to the size.
 std::vector<PairRun> pairRuns(const std::vector<ElementRun> &a, const std::vector<ElementRun> &b);
 
+// A backend keeps threads, buffers and (CUDA) a context between calls, so one object serves many
+// tensors cheaply; calls on one object from several threads run one after the other.
 class HistogramBackend
 {
 public:

@@ -622,6 +622,7 @@ private:
     BackendStatus runBlocks(const ElementSource &source, Fn fn, const ProgressFn &progress,
                             std::uint64_t progressBase, std::uint64_t progressTotal, std::string *error)
     {
+        std::lock_guard<std::mutex> one(m_callMutex); // the kept copy and the stages are this call's
         const std::uint64_t total = source.size();
         const std::vector<ElementRun> runs = checkedRuns(source);
 
@@ -854,6 +855,7 @@ private:
     static constexpr std::uint64_t kKeepBytes = std::uint64_t(64) << 20;
 
     unsigned m_threads;
+    std::mutex m_callMutex;
     WorkerPool m_pool;
     // Per worker, a unit's raw bytes copied out of the file (made on first use, kept for the next
     // passes); and one kept copy (m_keptSerial: the source it holds whole, 0 when none).
