@@ -359,31 +359,46 @@ public:
                     m_scratch.resize(k * 4);
                     if (m_source.copyRaw(src, k * 4, m_scratch.data()))
                         src = m_scratch.data();
-                    for (std::size_t i = 0; i < k; ++i) {
-                        float f;
-                        std::memcpy(&f, src + 4 * i, 4);
-                        dst[i] = static_cast<double>(f);
-                    }
+                    convert(src, RawElement::F32, k, dst);
                 }
-            } else {
-                if (!m_cursor)
-                    m_cursor = m_source.cursor();
-                if (m_cursorAt != pos)
-                    m_cursor->seek(pos);
-                std::size_t got = 0;
-                while (got < k) {
-                    const std::size_t r = m_cursor->read(std::span<double>(dst + got, k - got));
-                    if (r == 0)
-                        break;
-                    got += r;
-                }
-                if (got != k)
-                    return false;
-                m_cursorAt = pos + k;
+            } else if (!readCursor(pos, k, dst)) {
+                return false;
             }
             pos += k;
         }
         return true;
+    }
+
+    // Elements [pos, pos + n) through the source's cursor; false when it gives fewer.
+    bool readCursor(std::uint64_t pos, std::size_t n, double *out)
+    {
+        if (!m_cursor)
+            m_cursor = m_source.cursor();
+        if (m_cursorAt != pos)
+            m_cursor->seek(pos);
+        std::size_t got = 0;
+        while (got < n) {
+            const std::size_t r = m_cursor->read(std::span<double>(out + got, n - got));
+            if (r == 0)
+                break;
+            got += r;
+        }
+        m_cursorAt = got == n ? pos + n : ~std::uint64_t(0);
+        return got == n;
+    }
+
+    // n raw float32 (F32) or float64 elements at `src` (any alignment) as doubles.
+    static void convert(const std::uint8_t *src, RawElement type, std::size_t n, double *out)
+    {
+        if (type == RawElement::F64) {
+            std::memcpy(out, src, n * 8);
+            return;
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            float f;
+            std::memcpy(&f, src + 4 * i, 4);
+            out[i] = static_cast<double>(f);
+        }
     }
 
 private:
@@ -648,8 +663,7 @@ private:
         DirectReadRelease releaser(source, runs, units);
 
         auto worker = [&](unsigned id, bool reports) {
-            std::unique_ptr<ElementCursor> cursor; // made when a block needs it
-            std::uint64_t cursorAt = ~std::uint64_t(0);
+            DoubleReader converted(source, runs); // the elements that are not raw float32/float64
             std::vector<double> buffer(kBlockElements);
             ScratchBytes &stage = m_stages[id];
             std::size_t hint = 0; // the run of the last position looked up
@@ -734,34 +748,11 @@ private:
                                 std::min<std::uint64_t>(at + m, piece.first + piece.count) - pos);
                             double *out = buffer.data() + (pos - at);
                             if (readsDirectly(piece)) {
-                                const std::uint8_t *p = bytesAt(r, pos);
-                                for (std::size_t i = 0; i < n; ++i) {
-                                    if (piece.type == RawElement::F32) {
-                                        float f;
-                                        std::memcpy(&f, p + 4 * i, 4);
-                                        out[i] = static_cast<double>(f);
-                                    } else {
-                                        std::memcpy(out + i, p + 8 * i, 8);
-                                    }
-                                }
-                            } else {
-                                if (!cursor)
-                                    cursor = source.cursor();
-                                if (cursorAt != pos)
-                                    cursor->seek(pos);
-                                std::size_t got = 0;
-                                while (got < n) {
-                                    const std::size_t k = cursor->read(std::span<double>(out + got, n - got));
-                                    if (k == 0)
-                                        break;
-                                    got += k;
-                                }
-                                if (got != n) {
-                                    pass.failed = true;
-                                    pass.stop = true;
-                                    break;
-                                }
-                                cursorAt = pos + n;
+                                DoubleReader::convert(bytesAt(r, pos), piece.type, n, out);
+                            } else if (!converted.readCursor(pos, n, out)) {
+                                pass.failed = true;
+                                pass.stop = true;
+                                break;
                             }
                             pos += n;
                         }
