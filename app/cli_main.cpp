@@ -3,6 +3,7 @@
 // ptscope-cli: the headless front end on the same core as the desktop app.
 #include "cli_common.h"
 #include "device_info.h"
+#include "mapped_file.h"
 
 #include <cstdio>
 #include <string>
@@ -52,6 +53,7 @@ void printVersion()
 
 int main(int argc, char **argv)
 {
+    ptscope::core::raiseOpenFileLimit(); // a descriptor per mapped shard
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty()) {
         printUsage(stderr);

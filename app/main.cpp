@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 // The desktop app: parses the command line and opens the main window; everything else is in ui/.
 #include "main_window.h"
+#include "mapped_file.h"
 #include "version_option.h"
 
 #include <QApplication>
@@ -24,6 +25,7 @@ int main(int argc, char *argv[])
         std::fputs(ptscope::app::versionText("ptscope").c_str(), stdout);
         return 0;
     }
+    ptscope::core::raiseOpenFileLimit(); // a descriptor per mapped shard
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("ptscope"));
     QApplication::setOrganizationDomain(QStringLiteral("ptscope.invalid"));

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,6 +117,15 @@ MappedFile::~MappedFile()
         ::munmap(m_map, static_cast<std::size_t>(m_size));
     if (m_fd >= 0)
         ::close(m_fd);
+}
+
+void raiseOpenFileLimit()
+{
+    struct rlimit limit = {};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
 }
 
 bool MappedFile::copyOut(const std::uint8_t *at, std::size_t n, std::uint8_t *out) const

@@ -55,4 +55,9 @@ private:
     std::vector<std::uint8_t> m_buffer;
 };
 
+// A mapped file keeps its descriptor open (copyOut), so a process holding many (the shards of two
+// large models side by side) needs more than the usual soft limit of 1024: raises the soft limit on
+// open files to the hard one. Best effort; the executables call it at start.
+void raiseOpenFileLimit();
+
 } // namespace ptscope::core

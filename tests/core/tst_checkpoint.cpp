@@ -4,6 +4,7 @@
 // when it loaded the same file (tests/data/expected/*.json, written by tests/fixtures/generate_fixtures.py).
 #include "checkpoint.h"
 #include "checkpoint_analysis.h"
+#include "mapped_file.h"
 #include "info_json.h"
 #include "security_scan.h"
 #include "tensor_data.h"
@@ -16,6 +17,8 @@
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <sys/resource.h>
 
 #include <cmath>
 #include <cstring>
@@ -88,6 +91,7 @@ private Q_SLOTS:
     void fileErrors();
     void extensionIsIgnored();
     void openingReadsNoTensorData();
+    void openFileLimitIsRaised();
     void jsonIsValidForEveryFixture();
     void corruptedFilesNeverCrash();
     void shardedIndexReportsMissingShard();
@@ -389,6 +393,51 @@ void TestCheckpoint::extensionIsIgnored()
             break;
     }
     QCOMPARE(opened, 5);
+}
+
+// A mapped file holds a descriptor (for copyOut): with the soft limit low, as some systems set it,
+// raiseOpenFileLimit lets a process hold more mapped files than that limit allowed.
+void TestCheckpoint::openFileLimitIsRaised()
+{
+    QTemporaryDir tmp;
+    const QString path = tmp.filePath(QStringLiteral("shard.bin"));
+    QVERIFY(writeFile(path, std::vector<std::uint8_t>(4096, 7)));
+    auto openMany = [&](std::size_t n, std::vector<std::shared_ptr<const MappedFile>> &held) -> std::string {
+        for (std::size_t i = 0; i < n; ++i) {
+            auto f = MappedFile::open(toStd(path));
+            if (!f)
+                return f.error().message;
+            held.push_back(*f);
+        }
+        return {};
+    };
+
+    rlimit before{};
+    QCOMPARE(::getrlimit(RLIMIT_NOFILE, &before), 0);
+    if (before.rlim_max != RLIM_INFINITY && before.rlim_max < 256)
+        QSKIP("the hard limit on open files here is below 256: nothing to raise it to");
+    rlimit low = before;
+    low.rlim_cur = 64;
+    QCOMPARE(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    {
+        // Each mapped file holds a descriptor: 100 of them do not fit under 64, and the error says so.
+        std::vector<std::shared_ptr<const MappedFile>> held;
+        const std::string why = openMany(100, held);
+        QVERIFY2(!why.empty(), "100 mapped files opened under a limit of 64 descriptors");
+        QVERIFY2(why.find("open") != std::string::npos, why.c_str());
+    }
+    raiseOpenFileLimit();
+    rlimit after{};
+    QCOMPARE(::getrlimit(RLIMIT_NOFILE, &after), 0);
+    QCOMPARE(after.rlim_cur, before.rlim_max);
+    std::vector<std::shared_ptr<const MappedFile>> held;
+    const std::string why = openMany(100, held);
+    QVERIFY2(why.empty(), why.c_str());
+    std::uint8_t byte = 0;
+    QVERIFY(held.back()->copyOut(held.back()->bytes().data() + 100, 1, &byte));
+    QCOMPARE(byte, std::uint8_t(7));
+    held.clear();
+    QCOMPARE(::setrlimit(RLIMIT_NOFILE, &before), 0);
 }
 
 void TestCheckpoint::openingReadsNoTensorData()
