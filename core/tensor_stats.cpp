@@ -115,6 +115,12 @@ void addLogBins(const double *x, std::size_t n, const std::vector<double> &logEd
 
 Block doubleBlock(const double *x, std::size_t n) { return Block{reinterpret_cast<const std::uint8_t *>(x), n, false}; }
 
+// Bytes per element of a run that readsDirectly: float32 or float64.
+std::size_t directSize(const ElementRun &r)
+{
+    return r.type == RawElement::F32 ? 4 : 8;
+}
+
 bool readsDirectly(const ElementRun &r)
 {
     return r.bytes && (r.type == RawElement::F32 || r.type == RawElement::F64);
@@ -214,7 +220,7 @@ private:
             const ElementRun &r = m_runs[m_next];
             if (!readsDirectly(r))
                 continue;
-            const std::size_t size = r.type == RawElement::F32 ? 4 : 8;
+            const std::size_t size = directSize(r);
             const std::uint8_t *runEnd = r.bytes + r.count * size;
             if (position >= r.first + r.count || all) {
                 m_source.doneWith(m_released[m_next], runEnd);
@@ -349,9 +355,8 @@ public:
             const ElementRun &piece = m_runs[runAt(pos)];
             const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(at + n, piece.first + piece.count) - pos);
             double *dst = out + (pos - at);
-            if (piece.bytes && (piece.type == RawElement::F32 || piece.type == RawElement::F64)) {
-                const std::size_t size = piece.type == RawElement::F32 ? 4 : 8;
-                const std::uint8_t *src = piece.bytes + (pos - piece.first) * size;
+            if (readsDirectly(piece)) {
+                const std::uint8_t *src = piece.bytes + (pos - piece.first) * directSize(piece);
                 if (piece.type == RawElement::F64) {
                     if (!m_source.copyRaw(src, k * 8, reinterpret_cast<std::uint8_t *>(dst)))
                         std::memcpy(dst, src, k * 8);
@@ -401,7 +406,7 @@ public:
         }
     }
 
-private:
+    // The index of the run holding element `pos` (remembering the last one: positions mostly ascend).
     std::size_t runAt(std::uint64_t pos)
     {
         if (!(m_runs[m_hint].first <= pos && pos < m_runs[m_hint].first + m_runs[m_hint].count)) {
@@ -412,6 +417,7 @@ private:
         return m_hint;
     }
 
+private:
     const ElementSource &m_source;
     const std::vector<ElementRun> &m_runs;
     std::unique_ptr<ElementCursor> m_cursor;
@@ -663,18 +669,11 @@ private:
         DirectReadRelease releaser(source, runs, units);
 
         auto worker = [&](unsigned id, bool reports) {
-            DoubleReader converted(source, runs); // the elements that are not raw float32/float64
+            // Finds runs, and reads the elements that are not raw float32/float64.
+            DoubleReader reader(source, runs);
+            auto runAt = [&reader](std::uint64_t pos) { return reader.runAt(pos); };
             std::vector<double> buffer(kBlockElements);
             ScratchBytes &stage = m_stages[id];
-            std::size_t hint = 0; // the run of the last position looked up
-            auto runAt = [&](std::uint64_t pos) {
-                if (!(runs[hint].first <= pos && pos < runs[hint].first + runs[hint].count)) {
-                    auto it = std::upper_bound(runs.begin(), runs.end(), pos,
-                                               [](std::uint64_t p, const ElementRun &r) { return p < r.first; });
-                    hint = static_cast<std::size_t>(it - runs.begin()) - 1;
-                }
-                return hint;
-            };
             // Per direct run in the current unit: its first element there and where that lies now.
             struct Staged
             {
@@ -749,7 +748,7 @@ private:
                             double *out = buffer.data() + (pos - at);
                             if (readsDirectly(piece)) {
                                 DoubleReader::convert(bytesAt(r, pos), piece.type, n, out);
-                            } else if (!converted.readCursor(pos, n, out)) {
+                            } else if (!reader.readCursor(pos, n, out)) {
                                 pass.failed = true;
                                 pass.stop = true;
                                 break;
@@ -839,8 +838,6 @@ private:
         m_pool.run(static_cast<unsigned>(std::min<std::uint64_t>(m_threads, std::max<std::uint64_t>(units, 1))), worker);
         return pass.finish(error);
     }
-
-    static std::size_t directSize(const ElementRun &r) { return r.type == RawElement::F32 ? 4 : 8; }
 
     // A source's raw bytes kept from its first pass for its second (keepBetweenPasses): at most this.
     static constexpr std::uint64_t kKeepBytes = std::uint64_t(64) << 20;
