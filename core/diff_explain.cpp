@@ -550,6 +550,18 @@ DiffReport explainDiff(
     const char *rulesName = torchRulesName(rules);
 
     Pipeline p { context, source, {} };
+    const std::size_t tensorsInModel
+        = std::count_if(targetKeys.begin(), targetKeys.end(), [](const std::string &k) { return !isExtraStateKey(k); });
+    auto nonStrictTrap = [&] {
+        if (!o.strictOk() && o.nonStrictOk() && !o.typeError && o.loadedFromSource() * 2 < tensorsInModel)
+            cause("non_strict_trap",
+                "strict=False would \"succeed\" and load only " + std::to_string(o.loadedFromSource()) + " of "
+                    + std::to_string(tensorsInModel) + " tensors",
+                "load_state_dict(sd, strict=False) raises nothing here, but " + std::to_string(o.missingKeys.size())
+                    + " of the model's keys are missing: the model would keep its random initial weights while "
+                      "looking loaded. Fix the keys instead (see the suggestions).",
+                o.missingKeys);
+    };
 
     // Where the state dict is in the file.
     if (context.rootIsModule) {
@@ -592,6 +604,24 @@ DiffReport explainDiff(
         s.code = p.code({}, false, false, kLoadStrict);
         verify(s, target, p.sd, rules);
         r.suggestions.push_back(std::move(s));
+    }
+
+    if (!source.entries.empty() && !targetKeys.empty()
+        && std::none_of(source.entries.begin(), source.entries.end(), [](const SourceEntry &e) { return e.isTensor; })) {
+        // Every other cause (prefixes, BatchNorm buffers, strict=False) would only describe noise.
+        std::vector<std::string> keys;
+        for (const SourceEntry &e : source.entries)
+            keys.push_back(e.key);
+        const std::string listed = someKeys(keys, 6);
+        keys.insert(keys.end(), o.missingKeys.begin(), o.missingKeys.end());
+        cause("no_tensors", "The checkpoint holds no tensor at all",
+            "torch.load returns a dict of " + plural(source.entries.size(), "entry", "entries") + " (" + listed
+                + ") and none of them is a tensor: these are not the model's weights, and none of the model's "
+                + plural(tensorsInModel, "tensor", "tensors")
+                + " would be loaded. Look for the weights in another file saved beside this one.",
+            keys);
+        nonStrictTrap();
+        return r;
     }
 
     if (o.strictOk())
@@ -1226,17 +1256,7 @@ DiffReport explainDiff(
     }
 
     // strict=False, and its trap.
-    const std::size_t tensorsInModel
-        = std::count_if(targetKeys.begin(), targetKeys.end(), [](const std::string &k) { return !isExtraStateKey(k); });
-    if (!o.strictOk() && o.nonStrictOk() && !o.typeError && o.loadedFromSource() * 2 < tensorsInModel) {
-        cause("non_strict_trap",
-            "strict=False would \"succeed\" and load only " + std::to_string(o.loadedFromSource()) + " of "
-                + std::to_string(tensorsInModel) + " tensors",
-            "load_state_dict(sd, strict=False) raises nothing here, but " + std::to_string(o.missingKeys.size())
-                + " of the model's keys are missing: the model would keep its random initial weights while looking "
-                  "loaded. Fix the keys instead (see the suggestions).",
-            o.missingKeys);
-    }
+    nonStrictTrap();
     if (!cur.strictOk() && cur.nonStrictOk() && !cur.typeError) {
         DiffSuggestion s;
         s.kind = "strict_false";

@@ -1266,8 +1266,13 @@ Result<SourceStateDict> sourceFromCheckpoint(const Checkpoint &cp, const ObjectP
         if (!a.valid(value))
             return fail("nothing at '" + joinPath(path) + "' in the file");
     } else {
-        if (!cp.stateDict.found)
-            return fail("no state_dict found in the file");
+        if (!cp.stateDict.found) {
+            // load_state_dict(torch.load(source)) takes whatever dict the file holds, even one
+            // without a tensor: every key is then unexpected and every parameter missing.
+            if (cp.format == FileFormat::TorchScript || !a.valid(cp.root) || a[cp.root].kind != ValueKind::Dict)
+                return fail("no state_dict found in the file");
+            return sourceFromValue(cp, cp.root, {});
+        }
         if (cp.format == FileFormat::TorchScript)
             return sourceFromStructure(cp, structureFromScript(cp), {});
         path = cp.stateDict.path;
