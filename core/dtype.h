@@ -15,6 +15,9 @@ struct DtypeInfo
     std::string_view scalarType; // c10 ScalarType name: "Float" (storage class = scalarType + "Storage")
     std::uint32_t itemSize;      // bytes per element as torch counts them (sub-byte types: 1)
     DtypeKind kind;
+    // Elements per byte: quint4x2 2, quint2x4 4 (torch packs them in the tensor's flat order, the
+    // first in the low bits; a storage of R rows holds R * ceil(columns / 2 or 4) bytes), else 1.
+    std::uint32_t elementsPerByte = 1;
 };
 
 // Every dtype torch 1.13 to 2.x can write (float8 variants, unsigned and sub-byte ones included).

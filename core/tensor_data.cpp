@@ -39,6 +39,7 @@ bool elemFor(const std::string &dtype, Elem &e)
         {"complex128", Elem::C128},   {"complex64", Elem::C64},       {"complex32", Elem::C32},
         // Quantized types store plain integers; dequantization is applied after decoding.
         {"qint8", Elem::I8},          {"quint8", Elem::U8},           {"qint32", Elem::I32},
+        {"quint4x2", Elem::U8},       {"quint2x4", Elem::U8}, // unpacked by decodePacked
     };
     for (const auto &[name, elem] : table)
         if (dtype == name) {
@@ -234,6 +235,7 @@ struct TensorElementReader::Impl
     std::uint64_t baseBytes = 0;
     Elem elem = Elem::F32;
     std::uint32_t item = 4;
+    std::uint32_t perByte = 1; // elements per byte: quint4x2 2, quint2x4 4 (item is then 1)
     bool swap = false;
     std::vector<std::int64_t> shape, stride; // coalesced, rank >= 1
     std::int64_t offset = 0;
@@ -265,7 +267,7 @@ struct TensorElementReader::Impl
     void releaseRead()
     {
         if (mapped && readFrom && contiguous()) {
-            const std::uint8_t *now = base + static_cast<std::uint64_t>(cur) * item;
+            const std::uint8_t *now = at(cur);
             mapped->releasePages(readFrom, now);
         }
     }
@@ -284,7 +286,25 @@ struct TensorElementReader::Impl
         }
         if (pos == numel) // past the end: keep the odometer harmless
             std::fill(idx.begin(), idx.end(), 0), cur = offset;
-        readFrom = base + static_cast<std::uint64_t>(cur) * item;
+        readFrom = at(cur);
+    }
+
+    // The byte that holds storage element e, and how many elements the storage holds.
+    const std::uint8_t *at(std::int64_t e) const
+    {
+        return base + (perByte > 1 ? static_cast<std::uint64_t>(e) / perByte : static_cast<std::uint64_t>(e) * item);
+    }
+    std::uint64_t capacity() const { return perByte > 1 ? baseBytes * perByte : baseBytes / item; }
+
+    // Sub-byte elements, torch's packing: element e in byte e / perByte, the first in the low bits.
+    void decodePacked(std::int64_t first, std::int64_t step, std::size_t n, double *out) const
+    {
+        const std::uint32_t bits = 8 / perByte;
+        const std::uint32_t mask = (1u << bits) - 1;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto e = static_cast<std::uint64_t>(first + static_cast<std::int64_t>(i) * step);
+            out[i] = static_cast<double>((base[e / perByte] >> ((e % perByte) * bits)) & mask);
+        }
     }
 
     bool contiguous() const { return shape.size() == 1 && (stride[0] == 1 || shape[0] <= 1); }
@@ -304,12 +324,14 @@ struct TensorElementReader::Impl
             // bug elsewhere can make us read outside the storage.
             const std::int64_t lastElem = cur + static_cast<std::int64_t>(run - 1) * s;
             if (cur < 0 || lastElem < 0
-                || static_cast<std::uint64_t>(std::max(cur, lastElem)) + 1 > baseBytes / item) {
+                || static_cast<std::uint64_t>(std::max(cur, lastElem)) + 1 > capacity()) {
                 failed = true;
                 return done;
             }
-            const std::uint8_t *p = base + static_cast<std::uint64_t>(cur) * item;
-            if (swap)
+            const std::uint8_t *p = at(cur);
+            if (perByte > 1)
+                decodePacked(cur, s, run, out + done);
+            else if (swap)
                 decodeRun<true>(elem, p, s * item, run, out + done);
             else
                 decodeRun<false>(elem, p, s * item, run, out + done);
@@ -327,7 +349,7 @@ struct TensorElementReader::Impl
         }
         pos += done;
         if (mapped && contiguous() && readFrom) {
-            const std::uint8_t *now = base + static_cast<std::uint64_t>(cur) * item;
+            const std::uint8_t *now = at(cur);
             if (now > readFrom + kReleaseBytes || pos == numel) {
                 mapped->releasePages(readFrom, now); // whole pages only: the partly read one stays
                 readFrom = now;
@@ -685,7 +707,7 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
     }
     const DtypeInfo *info = dtypeByName(t.dtype);
     if (!info || !elemFor(t.dtype, d.elem))
-        return tensorError(cp, tensorIndex, "dtype " + t.dtype + " has no numeric reading (packed sub-byte or raw bits)");
+        return tensorError(cp, tensorIndex, "dtype " + t.dtype + " has no numeric reading (raw bits or packed float4 pairs)");
     if (static_cast<std::size_t>(t.storage) >= cp.storages.size())
         return tensorError(cp, tensorIndex, "its storage index is out of range");
     const StorageInfo &st = cp.storages[static_cast<std::size_t>(t.storage)];
@@ -705,6 +727,7 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
     d.mapped = mapped;
     d.baseBytes = st.nbytes;
     d.item = info->itemSize;
+    d.perByte = info->elementsPerByte;
     d.swap = cp.byteOrder == "big" && componentSize(d.elem, d.item) > 1;
     d.offset = t.storageOffset;
     d.negate = t.negView && info->kind != DtypeKind::Complex;
@@ -725,7 +748,11 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
         }
     }
     std::uint64_t extentBytes = 0;
-    overflow |= addOverflow(extent, 1, extent) || mulOverflow(extent, d.item, extentBytes);
+    overflow |= addOverflow(extent, 1, extent);
+    if (d.perByte > 1)
+        extentBytes = extent / d.perByte + (extent % d.perByte != 0);
+    else
+        overflow |= mulOverflow(extent, d.item, extentBytes);
     if (overflow || (numel > 0 && extentBytes > st.nbytes))
         return tensorError(cp, tensorIndex, "its view reaches past the end of storage " + st.key);
     d.numel = numel;

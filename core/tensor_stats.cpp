@@ -1172,6 +1172,13 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
     spec.lo = edges.first;
     spec.hi = edges.second;
     spec.divideFirst = request.edges == HistcEdges::Torch1_13;
+    // torch 1.13's linspace makes the last edge NaN when max - min overflows the doubles, and then
+    // counts every finite value in bin 0 (its range test lets them through and the quotient is not
+    // a number). The kernels get the largest double instead: the width stays infinite, so the bins
+    // are the same, and +Inf still falls outside. The edge reported is torch's.
+    const bool nanEdge = spec.divideFirst && std::isnan(spec.hi) && std::isfinite(spec.lo);
+    if (nanEdge)
+        spec.hi = std::numeric_limits<double>::max();
     // Every value finite and inside the range, and no product (x - lo) * bins that overflows.
     spec.inside = m.count > 0 && m.count == n && spec.lo <= m.min && m.max <= spec.hi
         && std::isfinite((spec.hi - spec.lo) * static_cast<double>(spec.bins));
@@ -1208,7 +1215,7 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
     if (countsNothing)
         counts.counts.assign(bins, 0);
     out.histogram.min = spec.lo;
-    out.histogram.max = spec.hi;
+    out.histogram.max = nanEdge ? edges.second : spec.hi;
     out.histogram.counts = std::move(counts.counts);
     out.logHistogram.counts = std::move(counts.logCounts);
     return out;

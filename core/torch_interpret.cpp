@@ -297,7 +297,10 @@ void TorchInterpreter::validateView(TensorInfo &t)
     }
     overflow |= addOverflow(extent, 1, extent);
     std::uint64_t extentBytes = 0;
-    overflow |= mulOverflow(extent, item, extentBytes);
+    if (dtype->elementsPerByte > 1)
+        extentBytes = extent / dtype->elementsPerByte + (extent % dtype->elementsPerByte != 0);
+    else
+        overflow |= mulOverflow(extent, item, extentBytes);
     const StorageInfo &s = m_cp.storages[static_cast<std::size_t>(t.storage)];
     if (overflow || extentBytes > s.nbytes) {
         t.problem = "the view (offset " + std::to_string(t.storageOffset) + ", shape " + formatShape(t.shape)

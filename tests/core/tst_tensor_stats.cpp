@@ -173,6 +173,9 @@ private Q_SLOTS:
     void unreadableTensors_data();
     void unreadableTensors();
     void stridedSeek();
+    void subByteElements();
+    void histcRangeBeyondDoubles_data();
+    void histcRangeBeyondDoubles();
     void largeAnalytic();
     void hundredMillionElements();
     void offsetMeanAccuracy();
@@ -432,7 +435,11 @@ void TestTensorStats::unreadableTensors_data()
     QTest::addColumn<int>("numel");
     QTest::addColumn<int>("offset");
     QTest::addColumn<QString>("why");
-    QTest::newRow("sub-byte quint4x2") << QStringLiteral("quint4x2") << 8 << 8 << 0 << QStringLiteral("dtype");
+    // Sub-byte types hold two or four elements a byte: 17 nibbles need 9 bytes, 33 crumbs 9 bytes.
+    QTest::newRow("quint4x2 past the storage") << QStringLiteral("quint4x2") << 8 << 17 << 0
+                                               << QStringLiteral("reaches past");
+    QTest::newRow("quint2x4 offset past the storage") << QStringLiteral("quint2x4") << 8 << 30 << 3
+                                                      << QStringLiteral("reaches past");
     QTest::newRow("packed float4") << QStringLiteral("float4_e2m1fn_x2") << 8 << 8 << 0 << QStringLiteral("dtype");
     QTest::newRow("bits16") << QStringLiteral("bits16") << 8 << 4 << 0 << QStringLiteral("dtype");
     QTest::newRow("past the storage") << QStringLiteral("float32") << 16 << 5 << 0 << QStringLiteral("reaches past");
@@ -490,6 +497,28 @@ void TestTensorStats::stridedSeek()
         for (std::size_t i = 0; i < got; ++i)
             QCOMPARE(tail[i], all[at + i]);
     }
+}
+
+void TestTensorStats::subByteElements()
+{
+    // torch packs quint4x2 two and quint2x4 four to a byte, in the tensor's flat order, the first
+    // element in the low bits (quantize_per_channel, int_repr); a view counts storage elements.
+    Synthetic s;
+    const std::uint8_t nibbles[] = {0x21, 0x43, 0xf5};
+    const std::uint8_t crumbs[] = {0xe4, 0x1b};
+    s.add("quint4x2", nibbles, sizeof nibbles, {2, 3}, {3, 1}, 0);
+    s.add("quint4x2", nibbles, sizeof nibbles, {2, 2}, {1, 2}, 1); // a strided view from element 1
+    s.add("quint2x4", crumbs, sizeof crumbs, {7}, {1}, 1);
+    s.finish();
+    QCOMPARE(readAll(s.cp, 0), (std::vector<double> {1, 2, 3, 4, 5, 15}));
+    QCOMPARE(readAll(s.cp, 1), (std::vector<double> {2, 4, 3, 5}));
+    QCOMPARE(readAll(s.cp, 2), (std::vector<double> {1, 2, 3, 3, 2, 1, 0}));
+    auto r = TensorElementReader::open(s.cp, 0);
+    QVERIFY(r.ok());
+    (*r)->seek(3);
+    std::vector<double> tail(3);
+    QCOMPARE((*r)->read(tail), std::size_t(3));
+    QCOMPARE(tail, (std::vector<double> {4, 5, 15}));
 }
 
 void TestTensorStats::largeAnalytic()
@@ -1123,6 +1152,46 @@ void TestTensorStats::histcConstant()
     std::vector<std::uint64_t> want(7, 0);
     want[static_cast<std::size_t>(bin)] = 3;
     QCOMPARE(st->histogram.counts, want);
+}
+
+void TestTensorStats::histcRangeBeyondDoubles_data()
+{
+    QTest::addColumn<bool>("torch113");
+    QTest::addColumn<int>("bins");
+    QTest::addColumn<int>("inFirst");
+    // torch.histc over the finite values of [DBL_MAX, -DBL_MAX, 1.67e308, -1.44e308, 1, 0, -2.5e307,
+    // NaN, +Inf, -Inf]: max - min overflows. torch 1.13 counts the 7 finite values in bin 0 (with 7
+    // or 63 bins its linspace makes the last edge NaN); torch 2.14 counts nothing.
+    for (int bins : {7, 8, 63}) {
+        QTest::addRow("torch 1.13, %d bins", bins) << true << bins << 7;
+        QTest::addRow("torch 2.14, %d bins", bins) << false << bins << 0;
+    }
+}
+
+void TestTensorStats::histcRangeBeyondDoubles()
+{
+    QFETCH(bool, torch113);
+    QFETCH(int, bins);
+    QFETCH(int, inFirst);
+    constexpr double big = std::numeric_limits<double>::max(), inf = std::numeric_limits<double>::infinity();
+    const std::vector<double> v {big, -big, 1.6656936067232456e+308, -1.4394801584921258e+308, 1.0, 0.0, -2.5e307,
+                                 std::numeric_limits<double>::quiet_NaN(), inf, -inf};
+    Synthetic s;
+    s.addVector("float64", v);
+    s.finish();
+    StatsRequest request;
+    request.bins = static_cast<std::uint32_t>(bins);
+    request.edges = torch113 ? HistcEdges::Torch1_13 : HistcEdges::Exact;
+    auto st = computeStats(s.cp, {0}, request);
+    QVERIFY(st.ok());
+    std::vector<std::uint64_t> want(static_cast<std::size_t>(bins), 0);
+    want[0] = static_cast<std::uint64_t>(inFirst);
+    QCOMPARE(st->histogram.counts, want); // +Inf never counts, whatever the edges
+    QCOMPARE(st->histogram.min, -big);
+    if (torch113 && (bins + 1) % 8 == 0)
+        QVERIFY(std::isnan(st->histogram.max)); // torch 1.13's own last edge
+    else
+        QCOMPARE(st->histogram.max, big);
 }
 
 QTEST_GUILESS_MAIN(TestTensorStats)
