@@ -313,6 +313,21 @@ PTSCOPE_INLINE double deviations(const std::uint8_t *p, std::size_t n, double me
     return Lanes<W>::total(m2);
 }
 
+// The mean of the finite elements when their sum overflows (float64 values beyond about 1e304):
+// summed scaled down by 2^-600, which no block can overflow, in element order. The mean of finite
+// values is itself finite; values below 2^-474 lose bits, which cannot matter next to these.
+template<bool IsFloat>
+double scaledMean(const std::uint8_t *p, std::size_t n, std::uint64_t count)
+{
+    double sum = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double x = load1<IsFloat>(p + i * kElementBytes<IsFloat>);
+        if (std::fabs(x) <= kMaxFinite)
+            sum += x * 0x1p-600;
+    }
+    return sum / static_cast<double>(count) * 0x1p600;
+}
+
 template<int W, bool IsFloat>
 PTSCOPE_INLINE MomentSummary summarizeImpl(const std::uint8_t *p, std::size_t n)
 {
@@ -343,6 +358,8 @@ PTSCOPE_INLINE MomentSummary summarizeImpl(const std::uint8_t *p, std::size_t n)
     if (out.count) {
         // The block's own mean, then the squared deviations around it (the block is in cache).
         out.mean = Acc::total(s.sum) / static_cast<double>(out.count);
+        if (!std::isfinite(out.mean))
+            out.mean = scaledMean<IsFloat>(p, n, out.count);
         out.m2 = fast ? deviations<W, IsFloat, true>(p, n, out.mean) : deviations<W, IsFloat, false>(p, n, out.mean);
     }
     return out;

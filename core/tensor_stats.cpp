@@ -45,8 +45,15 @@ void MomentSummary::merge(const MomentSummary &o)
     const double nb = static_cast<double>(o.count);
     const double n = na + nb;
     const double delta = o.mean - mean;
-    mean += delta * (nb / n);
-    m2 += o.m2 + delta * delta * (na * nb / n);
+    if (std::isfinite(delta)) {
+        mean += delta * (nb / n);
+        m2 += o.m2 + delta * delta * (na * nb / n);
+    } else {
+        // Means of opposite signs beyond about 9e307: their difference overflows, the weighted
+        // average does not; the squared deviations are beyond the doubles anyway.
+        mean = mean * (na / n) + o.mean * (nb / n);
+        m2 = std::numeric_limits<double>::infinity();
+    }
     count += o.count;
 }
 

@@ -220,8 +220,27 @@ __global__ void __launch_bounds__(kThreads) momentsKernel(const void *data, std:
         __syncthreads();
     }
     const unsigned long long total = sCount[0];
-    const double mean = total ? sSum[0] / static_cast<double>(total) : 0.0;
+    double mean = total ? sSum[0] / static_cast<double>(total) : 0.0;
     __syncthreads(); // everyone has read sSum[0] before it is reused
+    if (total && !(fabs(mean) <= 1.7976931348623157e308)) {
+        // The tile's sum overflowed (float64 values beyond about 1e304), its mean cannot: the sum
+        // again, scaled down by 2^-600, as the CPU kernels do. The same branch in every thread.
+        double scaled = 0.0;
+        for (std::uint64_t i = begin + static_cast<std::uint64_t>(tid); i < end; i += kThreads) {
+            const double x = load<Code>(data, i);
+            if (fabs(x) <= 1.7976931348623157e308)
+                scaled += x * 0x1p-600;
+        }
+        sSum[tid] = scaled;
+        __syncthreads();
+        for (int s = kThreads / 2; s > 0; s >>= 1) {
+            if (tid < s)
+                sSum[tid] += sSum[tid + s];
+            __syncthreads();
+        }
+        mean = sSum[0] / static_cast<double>(total) * 0x1p600;
+        __syncthreads();
+    }
 
     double m2 = 0.0;
     if (total) {

@@ -69,7 +69,8 @@ bool sameSummary(const MomentSummary &a, const MomentSummary &b)
 
 // The contract of cpu_stats_kernels.h written out lane by lane in scalar code: element i of a block in
 // lane i % 8, the lanes' sums added in the tree ((0+1)+(2+3))+((4+5)+(6+7)), extrema merged in lane
-// order, the mean the block's own and m2 around it.
+// order, the mean the block's own (when that sum overflows, the sum of x * 2^-600 in element order,
+// divided, scaled back) and m2 around it.
 MomentSummary referenceBlock(const std::vector<double> &x)
 {
     constexpr int L = 8;
@@ -105,6 +106,12 @@ MomentSummary referenceBlock(const std::vector<double> &x)
     }
     if (s.count) {
         s.mean = tree(sum) / static_cast<double>(s.count);
+        if (!std::isfinite(s.mean)) {
+            double scaled = 0.0;
+            for (double v : x)
+                scaled += std::isfinite(v) ? v * 0x1p-600 : 0.0;
+            s.mean = scaled / static_cast<double>(s.count) * 0x1p600;
+        }
         for (std::size_t i = 0; i < x.size(); ++i)
             if (std::isfinite(x[i])) {
                 const double d = x[i] - s.mean;
@@ -176,6 +183,7 @@ private Q_SLOTS:
     void subByteElements();
     void histcRangeBeyondDoubles_data();
     void histcRangeBeyondDoubles();
+    void meanBeyondTheSum();
     void largeAnalytic();
     void hundredMillionElements();
     void offsetMeanAccuracy();
@@ -1192,6 +1200,32 @@ void TestTensorStats::histcRangeBeyondDoubles()
         QVERIFY(std::isnan(st->histogram.max)); // torch 1.13's own last edge
     else
         QCOMPARE(st->histogram.max, big);
+}
+
+void TestTensorStats::meanBeyondTheSum()
+{
+    // float64 values whose sum overflows the doubles have a mean that does not: blocks whose sum
+    // overflows are summed scaled down, and means of opposite signs are merged as a weighted
+    // average. (torch 1.13's float64 mean is NaN for both tensors; on the values times 2^-600 it
+    // gives 2.5e307 and 1.2499479188401211e303.)
+    std::vector<double> alternating(20000);
+    for (std::size_t i = 0; i < alternating.size(); ++i)
+        alternating[i] = i % 2 ? -1.0e308 : 1.5e308;
+    std::vector<double> halves(12000, 1.7e308);
+    halves.resize(24000, -1.7e308);
+    halves.push_back(3.0e307);
+    Synthetic s;
+    s.addVector("float64", alternating);
+    s.addVector("float64", halves);
+    s.finish();
+    auto a = computeStats(s.cp, {0});
+    QVERIFY(a.ok());
+    QCOMPARE(a->finiteCount, std::uint64_t(20000));
+    QVERIFY2(std::fabs(a->mean - 2.5e307) <= 1e-12 * 2.5e307, qPrintable(QString::number(a->mean, 'g', 17)));
+    auto h = computeStats(s.cp, {1});
+    QVERIFY(h.ok());
+    const double want = 3.0e307 / 24001.0;
+    QVERIFY2(std::fabs(h->mean - want) <= 1e-9 * want, qPrintable(QString::number(h->mean, 'g', 17)));
 }
 
 QTEST_GUILESS_MAIN(TestTensorStats)
