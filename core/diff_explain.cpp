@@ -552,14 +552,15 @@ DiffReport explainDiff(
     Pipeline p { context, source, {} };
     const std::size_t tensorsInModel
         = std::count_if(targetKeys.begin(), targetKeys.end(), [](const std::string &k) { return !isExtraStateKey(k); });
-    auto nonStrictTrap = [&] {
+    auto nonStrictTrap = [&](const char *advice) {
         if (!o.strictOk() && o.nonStrictOk() && !o.typeError && o.loadedFromSource() * 2 < tensorsInModel)
             cause("non_strict_trap",
                 "strict=False would \"succeed\" and load only " + std::to_string(o.loadedFromSource()) + " of "
                     + std::to_string(tensorsInModel) + " tensors",
                 "load_state_dict(sd, strict=False) raises nothing here, but " + std::to_string(o.missingKeys.size())
                     + " of the model's keys are missing: the model would keep its random initial weights while "
-                      "looking loaded. Fix the keys instead (see the suggestions).",
+                      "looking loaded. "
+                    + advice,
                 o.missingKeys);
     };
 
@@ -620,7 +621,7 @@ DiffReport explainDiff(
                 + plural(tensorsInModel, "tensor", "tensors")
                 + " would be loaded. Look for the weights in another file saved beside this one.",
             keys);
-        nonStrictTrap();
+        nonStrictTrap("Load the file that holds the weights instead.");
         return r;
     }
 
@@ -1256,7 +1257,7 @@ DiffReport explainDiff(
     }
 
     // strict=False, and its trap.
-    nonStrictTrap();
+    nonStrictTrap("Fix the keys instead (see the suggestions).");
     if (!cur.strictOk() && cur.nonStrictOk() && !cur.typeError) {
         DiffSuggestion s;
         s.kind = "strict_false";
