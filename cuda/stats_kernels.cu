@@ -167,6 +167,22 @@ PTSCOPE_HD int logBin(double x, const double *edges, unsigned int logBins)
 // One block per tile of kTile elements; thread t reads elements t, t + kThreads, ... of the tile
 // (coalesced). Pass A: counts, extrema and the sum; a fixed-order tree reduction gives the tile's
 // mean; pass B: squared deviations around it (the tile is re-read, from L2). Deterministic.
+// The sum of every thread's v, added in a fixed tree order through shared[0..kThreads): the same
+// bits on every run. Every thread of the block calls it, and may reuse shared once it returns.
+__device__ __forceinline__ double blockSum(double *shared, int tid, double v)
+{
+    shared[tid] = v;
+    __syncthreads();
+    for (int s = kThreads / 2; s > 0; s >>= 1) {
+        if (tid < s)
+            shared[tid] += shared[tid + s];
+        __syncthreads();
+    }
+    const double sum = shared[0];
+    __syncthreads();
+    return sum;
+}
+
 template<int Code>
 __global__ void __launch_bounds__(kThreads) momentsKernel(const void *data, std::uint64_t n, BlockMoments *out)
 {
@@ -231,14 +247,7 @@ __global__ void __launch_bounds__(kThreads) momentsKernel(const void *data, std:
             if (fabs(x) <= 1.7976931348623157e308)
                 scaled += x * 0x1p-600;
         }
-        sSum[tid] = scaled;
-        __syncthreads();
-        for (int s = kThreads / 2; s > 0; s >>= 1) {
-            if (tid < s)
-                sSum[tid] += sSum[tid + s];
-            __syncthreads();
-        }
-        mean = sSum[0] / static_cast<double>(total) * 0x1p600;
+        mean = blockSum(sSum, tid, scaled) / static_cast<double>(total) * 0x1p600;
         __syncthreads();
     }
 
@@ -252,13 +261,7 @@ __global__ void __launch_bounds__(kThreads) momentsKernel(const void *data, std:
             }
         }
     }
-    sSum[tid] = m2;
-    __syncthreads();
-    for (int s = kThreads / 2; s > 0; s >>= 1) {
-        if (tid < s)
-            sSum[tid] += sSum[tid + s];
-        __syncthreads();
-    }
+    m2 = blockSum(sSum, tid, m2);
     if (tid == 0) {
         BlockMoments r;
         r.count = total;
@@ -271,7 +274,7 @@ __global__ void __launch_bounds__(kThreads) momentsKernel(const void *data, std:
         r.minAbs = sMinAbs[0];
         r.maxAbs = sMaxAbs[0];
         r.mean = mean;
-        r.m2 = sSum[0];
+        r.m2 = m2;
         out[blockIdx.x] = r;
     }
 }
