@@ -158,7 +158,7 @@ enum class BackendStatus { Ok, Cancelled, Failed };
 //     x == y (equal infinities included): a difference of 0; sumSqB += y * y
 //     else: differing += 1; d = |x - y|;
 //         d is NaN:  nanDiffs += 1; notClose += 1
-//         otherwise: notClose += !(d <= atol + rtol * |y|); maxAbsDiff = max(maxAbsDiff, d);
+//         otherwise: notClose += !(d <= atol + rtol * |y|) || d == inf; maxAbsDiff = max(maxAbsDiff, d);
 //                    sumAbsDiff += d; sumSqDiff += d * d; sumSqB += y * y
 //     x, y and x - y: a finite value widens its range (min, max), any other is counted non-finite.
 // Backends sum in a fixed order within a work item (the CPU: four interleaved lanes, see

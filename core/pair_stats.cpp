@@ -115,7 +115,9 @@ inline void pairLanes(PairLanes &l, const double *xp, const double *yp, V2d atol
     const V2d d = absV(diff);
     const V2i isNan = d != d;
     const V2i counted = ~equal & ~isNan;
-    const V2i close = d <= atol + rtol * absV(y); // false for NaN
+    constexpr double big = std::numeric_limits<double>::max();
+    // torch.isclose: a finite difference within atol + rtol * |y| (so 1 is not close to inf)
+    const V2i close = (d <= atol + rtol * absV(y)) & (d <= V2d{big, big}); // false for NaN
     l.differing -= ~equal;
     l.nanDiffs -= ~equal & isNan;
     l.notClose -= ~equal & ~close;

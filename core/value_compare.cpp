@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 
 namespace ptscope::core {
@@ -24,9 +25,16 @@ ValueComparison valueComparison(const PairSummary &s)
     const double nd = std::sqrt(s.sumSqDiff);
     const double nb = std::sqrt(s.sumSqB);
     r.relativeL2 = nb != 0.0 ? nd / nb : (nd == 0.0 ? 0.0 : INFINITY);
-    // torch 1.13's cosine_similarity: w12 / sqrt(clamp_min(w1 * w2, eps * eps)), eps = 1e-8.
-    if (s.numel)
-        r.cosine = s.dot / std::sqrt(std::max(s.normA * s.normB, 1e-16));
+    // torch's cosine_similarity: each side divided by its norm clamped to eps = 1e-8, then the dot
+    // product; here a.b / (max(|a|, eps) * max(|b|, eps)), the same to rounding (the product of two
+    // finite norms cannot overflow, nor can a.b, which it bounds).
+    constexpr double eps = 1e-8;
+    if (s.a.nonFinite || s.b.nonFinite)
+        r.cosine = std::numeric_limits<double>::quiet_NaN(); // inf / inf or NaN in every term
+    else if (!std::isfinite(s.normA) || !std::isfinite(s.normB))
+        r.cosine = 0.0; // x / inf: every term 0
+    else
+        r.cosine = s.dot / (std::max(std::sqrt(s.normA), eps) * std::max(std::sqrt(s.normB), eps));
     return r;
 }
 

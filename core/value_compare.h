@@ -27,10 +27,13 @@ struct ValueComparison
         = 0.0; // ||a - b|| / ||b|| over the same positions (b: the target); inf when ||b|| = 0 < ||a - b||
     std::uint64_t differing = 0; // positions where a != b (NaN differs from everything, as in torch)
     std::uint64_t nanDiffs = 0; // positions whose difference is NaN (a NaN on either side, or inf - inf)
-    bool allclose = true; // torch.allclose(a, b, rtol=1e-5, atol=1e-8): |a - b| <= atol + rtol * |b|
+    // torch.allclose(a, b, rtol=1e-5, atol=1e-8): a == b, or |a - b| finite and <= atol + rtol * |b|
+    bool allclose = true;
     bool identical = true; // torch.equal(a, b)
-    // torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) in float64:
-    // a.b / sqrt(max(|a|^2 |b|^2, 1e-16)); NaN when either side holds a NaN or an infinity.
+    // torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) in float64 (torch 1.13
+    // and 2.x): sum(a / max(|a|, 1e-8) * b / max(|b|, 1e-8)), |a| = sqrt(a.a); NaN when either side
+    // holds a NaN or an infinity, 0 when a norm's squares overflow (every element divides to 0), 0
+    // for empty tensors.
     double cosine = 1.0;
 };
 

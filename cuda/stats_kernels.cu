@@ -410,7 +410,7 @@ PTSCOPE_HD void pairAdd(BlockPair &s, double x, double y, double rtol, double at
         ++s.notClose;
         return;
     }
-    if (!(d <= atol + rtol * fabs(y)))
+    if (!(d <= atol + rtol * fabs(y)) || isinf(d)) // torch.isclose: the difference must be finite
         ++s.notClose;
     s.maxAbsDiff = s.maxAbsDiff < d ? d : s.maxAbsDiff;
     s.sumAbsDiff += d;

@@ -150,7 +150,7 @@ Reference referenceOf(const std::vector<double> &a, const std::vector<double> &b
             r.allclose = false;
             continue;
         }
-        if (!(d <= 1e-8 + 1e-5 * std::fabs(y)))
+        if (!(d <= 1e-8 + 1e-5 * std::fabs(y)) || std::isinf(d))
             r.allclose = false;
         r.maxAbsDiff = std::max(r.maxAbsDiff, d);
         sumAbs += d;
@@ -163,8 +163,15 @@ Reference referenceOf(const std::vector<double> &a, const std::vector<double> &b
     r.meanAbsDiff = counted ? sumAbs / static_cast<double>(counted) : 0.0;
     const double nd = std::sqrt(sumSqDiff), nb = std::sqrt(sumSqB);
     r.relativeL2 = nb != 0.0 ? nd / nb : (nd == 0.0 ? 0.0 : INFINITY);
-    if (r.numel)
-        r.cosine = dot / std::sqrt(std::max(normA * normB, 1e-16));
+    bool finite = true;
+    for (std::size_t i = 0; i < n; ++i)
+        finite = finite && std::isfinite(a[i]) && std::isfinite(b[i]);
+    if (!finite)
+        r.cosine = std::numeric_limits<double>::quiet_NaN();
+    else if (!std::isfinite(normA) || !std::isfinite(normB))
+        r.cosine = 0.0;
+    else
+        r.cosine = dot / (std::max(std::sqrt(normA), 1e-8) * std::max(std::sqrt(normB), 1e-8));
 
     RefRange rs, rt, rd;
     for (std::size_t i = 0; i < n; ++i) {
@@ -311,6 +318,8 @@ private slots:
     void pairRunsIntersect();
     void pairErrors();
     void pairCancellation();
+    void comparisonAgreesWithTorch_data();
+    void comparisonAgreesWithTorch();
 
     void initTestCase()
     {
@@ -798,6 +807,48 @@ void TestCompareCore::pairCancellation()
     });
     QVERIFY(done.ok());
     QCOMPARE(last, std::uint64_t(3'000'000));
+}
+
+// What torch 1.13, 2.6 and 2.14 give for torch.allclose(a, b) and
+// torch.nn.functional.cosine_similarity(a, b, dim=0) on these float64 vectors (found by
+// tests/fixtures/crosscheck_values.py): a difference of inf is never close, even to an infinite b;
+// each norm is clamped to 1e-8 on its own, not their product to 1e-16, and a norm whose squares
+// overflow makes every term 0.
+void TestCompareCore::comparisonAgreesWithTorch_data()
+{
+    QTest::addColumn<std::vector<double>>("a");
+    QTest::addColumn<std::vector<double>>("b");
+    QTest::addColumn<bool>("allclose");
+    QTest::addColumn<double>("cosine");
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    using V = std::vector<double>;
+    QTest::addRow("finite vs inf") << V{1.0, 2.0} << V{1.0, inf} << false << nan;
+    QTest::addRow("-inf vs inf") << V{-inf} << V{inf} << false << nan;
+    QTest::addRow("inf vs inf") << V{inf, 1.0} << V{inf, 1.0} << true << nan;
+    QTest::addRow("norms below 1e-8 apart") << V{1e-5, 2e-5} << V{1e-5, 2e-5} << true << 1.0;
+    QTest::addRow("both norms clamped") << V{3e-9} << V{2e-9} << true << 0.06;
+    QTest::addRow("product of squares overflows") << V{1e100, 1.0} << V{1e100, 2.0} << false << 1.0;
+    QTest::addRow("squares overflow") << V{1e155, 1.0} << V{1e155, 1.0} << true << 0.0;
+    QTest::addRow("zero target") << V{0.0, 0.0} << V{1.0, 2.0} << false << 0.0;
+    QTest::addRow("empty") << V{} << V{} << true << 0.0;
+}
+
+void TestCompareCore::comparisonAgreesWithTorch()
+{
+    QFETCH(std::vector<double>, a);
+    QFETCH(std::vector<double>, b);
+    QFETCH(bool, allclose);
+    QFETCH(double, cosine);
+    ValueComparator c;
+    c.add(a, b);
+    const ValueComparison r = c.result();
+    QCOMPARE(r.allclose, allclose);
+    if (std::isnan(cosine))
+        QVERIFY2(std::isnan(r.cosine), qPrintable(QString::number(r.cosine, 'g', 17)));
+    else
+        QVERIFY2(std::fabs(r.cosine - cosine) <= 1e-15, qPrintable(QString::number(r.cosine, 'g', 17)));
+    QCOMPARE(differenceFromReference(referenceOf(a, b, 1).cmp, r, 1e-15), QString());
 }
 
 QTEST_GUILESS_MAIN(TestCompareCore)
