@@ -130,9 +130,9 @@ struct BinSpec
     double lo = 0.0;
     double hi = 0.0;
     bool divideFirst = false; // torch 1.13's order (see the rule above); else torch 2.x's
-    // The caller knows every element to be finite and inside [lo, hi] (the range is the data's own
-    // and pass 1 found no NaN or infinity): a backend may then leave out its range tests. Counts are
-    // the same either way.
+    // The caller knows every element to be finite and inside [lo, hi], lo < hi and (hi - lo) * bins
+    // finite (the range is the data's own and pass 1 found no NaN or infinity): a backend may then
+    // leave out its range tests. Counts are the same either way.
     bool inside = false;
     std::vector<double> logEdges; // log-magnitude histogram: logBins + 1 increasing |x| edges; empty: none
 };

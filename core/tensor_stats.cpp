@@ -1186,8 +1186,9 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
     const bool nanEdge = spec.divideFirst && std::isnan(spec.hi) && std::isfinite(spec.lo);
     if (nanEdge)
         spec.hi = std::numeric_limits<double>::max();
-    // Every value finite and inside the range, and no product (x - lo) * bins that overflows.
-    spec.inside = m.count > 0 && m.count == n && spec.lo <= m.min && m.max <= spec.hi
+    // Every value finite and inside the range, no product (x - lo) * bins that overflows, and a
+    // width that is not 0 (torch 1.13's range of a constant beyond 2^53: every quotient 0 / 0).
+    spec.inside = m.count > 0 && m.count == n && spec.lo <= m.min && m.max <= spec.hi && spec.lo < spec.hi
         && std::isfinite((spec.hi - spec.lo) * static_cast<double>(spec.bins));
     const std::uint32_t logBins = request.logBins ? request.logBins : (request.bins ? request.bins : 64);
     const bool haveMagnitudes = m.count > m.zeros && m.maxAbs > 0.0;
