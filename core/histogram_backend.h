@@ -234,6 +234,10 @@ struct PairBinCounts
 // Size in bytes of one element of `type`.
 std::size_t rawElementSize(RawElement type);
 
+// A source's runs as ElementSource::runs() gives them, or one run read through the cursor when
+// they do not cover [0, size()) in order: what a backend walks for one source.
+std::vector<ElementRun> checkedRuns(const ElementSource &source);
+
 // A stretch of positions [first, first + count) that lies inside one run of each source: the
 // intersection of two run lists. bytesA/bytesB (null: read through the cursor) point at the
 // element `first` itself.

@@ -197,6 +197,17 @@ std::size_t rawElementSize(RawElement type)
     }
 }
 
+std::vector<ElementRun> checkedRuns(const ElementSource &source)
+{
+    std::vector<ElementRun> runs = source.runs();
+    std::uint64_t covered = 0;
+    for (const ElementRun &r : runs)
+        covered = r.first == covered && r.count ? covered + r.count : ~std::uint64_t(0);
+    if (covered != source.size())
+        runs = {ElementRun{0, source.size(), nullptr, RawElement::F64}};
+    return runs;
+}
+
 std::vector<PairRun> pairRuns(const std::vector<ElementRun> &a, const std::vector<ElementRun> &b)
 {
     std::vector<PairRun> out;

@@ -330,19 +330,6 @@ private:
     bool m_quit = false;
 };
 
-// A source's runs as ElementSource::runs() gives them, or one run read through the cursor when
-// they do not cover it in order.
-std::vector<ElementRun> checkedRuns(const ElementSource &source)
-{
-    std::vector<ElementRun> runs = source.runs();
-    std::uint64_t covered = 0;
-    for (const ElementRun &r : runs)
-        covered = r.first == covered && r.count ? covered + r.count : ~std::uint64_t(0);
-    if (covered != source.size())
-        runs = {ElementRun{0, source.size(), nullptr, RawElement::F64}};
-    return runs;
-}
-
 // One worker's reader of a source's elements as doubles, in any order: raw float32/float64 runs
 // copied out of the file (ElementSource::copyRaw) and converted, or converted where they lie when
 // they cannot be; the rest through the source's cursor.

@@ -103,7 +103,7 @@ std::vector<PairChunk> pairChunksOf(const std::vector<core::PairRun> &runs)
 std::vector<Chunk> chunksOf(const core::ElementSource &source)
 {
     std::vector<Chunk> out;
-    for (const core::ElementRun &r : source.runs()) {
+    for (const core::ElementRun &r : core::checkedRuns(source)) {
         const int code = r.bytes ? static_cast<int>(r.type) : kF64;
         const auto size = static_cast<std::uint64_t>(elemBytes(code));
         for (std::uint64_t at = 0; at < r.count; at += kChunkElements) {
@@ -548,6 +548,14 @@ private:
             cudaStreamSynchronize(m_stream[s]);
     }
 
+    // Drains the streams when a chunk loop is left in any way, an exception from a cursor or from
+    // the progress callback included: the next call reuses the staging buffers and the counts.
+    struct DrainOnExit
+    {
+        CudaHistogramBackend &owner;
+        ~DrainOnExit() { owner.drain(); }
+    };
+
     // The chunk loop described at the top of this file. submit(slot, chunk) queues the work on
     // the slot's stream after the upload; retire(slot, chunk) runs on the host once it finished.
     template<typename Submit, typename Retire>
@@ -559,6 +567,7 @@ private:
         if (err != cudaSuccess)
             return fail(error, "cudaSetDevice", err);
         const std::vector<Chunk> chunks = chunksOf(source);
+        const DrainOnExit drainOnExit{*this};
         std::unique_ptr<core::ElementCursor> cursor; // made on the first chunk that needs the host
         std::optional<std::size_t> inFlight[kSlots];
         std::uint64_t done = 0, reported = 0;
@@ -650,6 +659,7 @@ private:
                                std::uint64_t progressTotal, std::string *error)
     {
         const core::ElementSource *sources[2] = {&a, &b};
+        const DrainOnExit drainOnExit{*this};
         std::unique_ptr<core::ElementCursor> cursors[2]; // made on the first chunk that needs the host
         std::optional<std::size_t> inFlight[kSlots];
         std::uint64_t done = 0, reported = 0;
