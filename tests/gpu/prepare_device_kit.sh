@@ -8,7 +8,7 @@
 #     bash tests/gpu/prepare_device_kit.sh        # here, from any folder: writes .gpu-kit/ (ignored)
 #
 # then, on the GPU machine, from the repository root with .gpu-kit carried along (the device tool's
-# `run` with carry [".gpu-kit"], timeout_s 540):
+# `run` with carry [".gpu-kit"], timeout_s 450):
 #
 #     bash tests/gpu/run_on_device.sh
 #
@@ -155,4 +155,4 @@ SIZE=$(du -cb "$KIT" | tail -n 1 | cut -f 1)
 say "kit: $KIT, $((SIZE / 1024 / 1024)) MiB ($(ls "$STAGE/lib" | wc -l) libraries, glibc $GLIBC_NEEDED or newer needed)"
 say "source root $SRC_ROOT, build root $BUILD_ROOT, commit $COMMIT ($DIRTY files changed since)"
 [ "$SIZE" -lt $((40 * 1024 * 1024)) ] || die "the kit is over 40 MiB"
-say "next: the device tool's run with carry [\".gpu-kit\"], timeout_s 540: bash tests/gpu/run_on_device.sh"
+say "next: the device tool's run with carry [\".gpu-kit\"], timeout_s 450: bash tests/gpu/run_on_device.sh"

@@ -10,7 +10,7 @@
 #      builds the binaries below (Release, CUDA for sm_90, -Werror) and packs them with the shared
 #      libraries they need into .gpu-kit/ (ignored; about 14 MiB);
 #   2. on the GPU machine, from the repository root, with .gpu-kit/ carried along (the device
-#      tool's `run`: carry [".gpu-kit"], timeout_s 540):
+#      tool's `run`: carry [".gpu-kit"], timeout_s 450):
 #          bash tests/gpu/run_on_device.sh
 #
 # With .gpu-kit/kit.tar.xz present (and NO_KIT unset) it unpacks the kit to .gpu-kit/run/, links
@@ -22,7 +22,7 @@
 # the other build dependencies on the GPU machine.
 #
 # Then, each step with its own time limit, skipped once the run is past DEADLINE seconds and cut
-# short at HARD_END, so that the whole run ends inside the device call's 540 s:
+# short at HARD_END, so that the whole run ends inside the device call's 450 s:
 #   a. tst_cuda_kernels_host, then tst_cuda_backend with PTSCOPE_REQUIRE_GPU=1 (a missing GPU is a
 #      failure there, not a skip; it holds the statistics and the value comparison to the CPU's),
 #      then the CPU statistics, value comparison and CLI tests;
@@ -40,7 +40,7 @@
 # all-logs.txt (every step's log, appended as it goes), kernels.md (bench_cuda_kernels' table) and
 # logs.tar.gz (the logs and JSON one file each). Exit status: 0 when everything passed, 1 otherwise.
 #
-# Environment: OUT, DEADLINE (default 420 s: no step starts later), HARD_END (default DEADLINE + 90 s:
+# Environment: OUT, DEADLINE (default 330 s: no step starts later), HARD_END (default DEADLINE + 90 s:
 # every step's time limit is cut to end by then), JOBS (default 16), CUDA_ARCHS (default 90-real),
 # PYTHON (default python3), BENCH_RUNS (default 2), BENCH_DIR (default /tmp/ptscope-device-bench),
 # CKPT_LAYERS (default 5: 1.27 GB), KERNEL_GIB (default 2: GiB per buffer of bench_cuda_kernels),
@@ -58,7 +58,7 @@ CUDA_ARCHS=${CUDA_ARCHS:-90-real}
 PYTHON=${PYTHON:-python3}
 BENCH_RUNS=${BENCH_RUNS:-2}
 BENCH_DIR=${BENCH_DIR:-/tmp/ptscope-device-bench}
-DEADLINE=${DEADLINE:-420}
+DEADLINE=${DEADLINE:-330}
 HARD_END=${HARD_END:-$((DEADLINE + 90))}
 KIT_DIR=$ROOT/.gpu-kit
 START=$(date +%s)
@@ -128,6 +128,8 @@ export PATH=$PATH:/usr/local/cuda/bin
     echo "cpus: $(nproc)"
     echo "glibc: $(getconf GNU_LIBC_VERSION 2>/dev/null)"
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv
+    echo "libcuda.so.1: $( (ldconfig -p 2>/dev/null | grep -m1 'libcuda.so.1 ') || echo 'not in the ld.so cache')"
+    echo "LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-(unset)}"
     command -v nvcc >/dev/null && nvcc --version | tail -n 2
     command -v cmake >/dev/null && cmake --version | head -n 1
     command -v c++ >/dev/null && c++ --version | head -n 1
@@ -204,15 +206,21 @@ t.extractall(sys.argv[2], **({"filter": "data"} if hasattr(tarfile, "data_filter
     local changed
     changed=$(cd "$ROOT" && sha256sum -c --quiet "$KIT_DIR/sources.sha256" 2>/dev/null | sed 's/: FAILED.*//')
     if [ -n "$changed" ]; then
-        say "warning: $(echo "$changed" | wc -l) tracked files differ from the kit's sources (rebuild the kit?): $(echo "$changed" | head -n 8 | tr '\n' ' ')"
+        # Old binaries against new sources and fixtures would test the wrong code: stop before
+        # spending device time (STALE_KIT_OK=1 runs anyway).
+        say "$(echo "$changed" | wc -l) tracked files differ from the kit's sources: $(echo "$changed" | head -n 8 | tr '\n' ' ')"
+        [ "${STALE_KIT_OK:-0}" = 1 ] || { say "the kit is stale: run tests/gpu/prepare_device_kit.sh again"; return 1; }
     else
         say "sources: the same as the kit's"
     fi
     BUILD=$KIT_BUILD_ROOT
-    KENV=(env "LD_LIBRARY_PATH=$KITLIB")
+    # The kit's libraries first, the machine's path after them (the driver's libcuda may be found
+    # through it).
+    KENV=(env "LD_LIBRARY_PATH=$KITLIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
     # For the Python benchmark, which also starts torch: the kit's libraries for ptscope-cli alone.
     CLI=$run/ptscope-cli
-    printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$KITLIB" "$BUILD/app/ptscope-cli" >"$CLI"
+    printf '#!/bin/sh\nLD_LIBRARY_PATH=%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec %s "$@"\n' "$KITLIB" \
+        "$BUILD/app/ptscope-cli" >"$CLI"
     chmod +x "$CLI"
 }
 
