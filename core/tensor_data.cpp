@@ -167,9 +167,20 @@ inline void complexLoop(const std::uint8_t *p, std::int64_t strideBytes, std::si
     }
 }
 
-template<bool Swap>
-void decodeRun(Elem e, const std::uint8_t *p, std::int64_t strideBytes, std::size_t n, double *out)
+// One part of complex elements of T (a component at `first` bytes into each element), each
+// converted to double by `conv`.
+template<typename T, bool Swap, typename Conv>
+inline void complexPartLoop(const std::uint8_t *p, std::int64_t strideBytes, std::size_t n, double *out,
+                            ComplexPart part, Conv conv)
 {
+    runLoop<T, Swap>(p + (part == ComplexPart::Imaginary ? sizeof(T) : 0), strideBytes, n, out, conv);
+}
+
+template<bool Swap>
+void decodeRun(Elem e, const std::uint8_t *p, std::int64_t strideBytes, std::size_t n, double *out,
+               ComplexPart part = ComplexPart::Magnitude)
+{
+    const bool whole = part == ComplexPart::Magnitude;
     switch (e) {
     case Elem::F64: runLoop<double, Swap>(p, strideBytes, n, out, [](double v) { return v; }); break;
     case Elem::F32: runLoop<float, Swap>(p, strideBytes, n, out, [](float v) { return double(v); }); break;
@@ -203,10 +214,24 @@ void decodeRun(Elem e, const std::uint8_t *p, std::int64_t strideBytes, std::siz
     case Elem::Bool:
         runLoop<std::uint8_t, false>(p, strideBytes, n, out, [](std::uint8_t v) { return v ? 1.0 : 0.0; });
         break;
-    case Elem::C128: complexLoop<double, Swap>(p, strideBytes, n, out, [](double v) { return v; }); break;
-    case Elem::C64: complexLoop<float, Swap>(p, strideBytes, n, out, [](float v) { return v; }); break;
+    case Elem::C128:
+        if (whole)
+            complexLoop<double, Swap>(p, strideBytes, n, out, [](double v) { return v; });
+        else
+            complexPartLoop<double, Swap>(p, strideBytes, n, out, part, [](double v) { return v; });
+        break;
+    case Elem::C64:
+        if (whole)
+            complexLoop<float, Swap>(p, strideBytes, n, out, [](float v) { return v; });
+        else
+            complexPartLoop<float, Swap>(p, strideBytes, n, out, part, [](float v) { return double(v); });
+        break;
     case Elem::C32:
-        complexLoop<std::uint16_t, Swap, true>(p, strideBytes, n, out, [](std::uint16_t v) { return halfToFloat(v); });
+        if (whole)
+            complexLoop<std::uint16_t, Swap, true>(p, strideBytes, n, out, [](std::uint16_t v) { return halfToFloat(v); });
+        else
+            complexPartLoop<std::uint16_t, Swap>(p, strideBytes, n, out, part,
+                                                 [](std::uint16_t v) { return double(halfToFloat(v)); });
         break;
     }
 }
@@ -228,7 +253,8 @@ struct TensorElementReader::Impl
     std::uint64_t numel = 0;
     std::uint64_t pos = 0;
     bool failed = false;
-    bool negate = false; // a negated view (torch 2.x's neg bit); a conjugate leaves |z| as it is
+    bool negate = false; // a negated view (torch 2.x's neg bit), a conjugate's imaginary part; not |z|
+    ComplexPart part = ComplexPart::Magnitude;
 
     // Strided: the storage bytes, the view, and an odometer over it.
     const std::uint8_t *base = nullptr;
@@ -332,9 +358,9 @@ struct TensorElementReader::Impl
             if (perByte > 1)
                 decodePacked(cur, s, run, out + done);
             else if (swap)
-                decodeRun<true>(elem, p, s * item, run, out + done);
+                decodeRun<true>(elem, p, s * item, run, out + done, part);
             else
-                decodeRun<false>(elem, p, s * item, run, out + done);
+                decodeRun<false>(elem, p, s * item, run, out + done, part);
             if (quantized)
                 dequantize(out + done, run);
             done += run;
@@ -554,7 +580,8 @@ std::optional<Error> forEachCompressedEntry(const Checkpoint &cp, std::uint32_t 
 
 } // namespace
 
-Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Checkpoint &cp, std::uint32_t tensorIndex)
+Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Checkpoint &cp, std::uint32_t tensorIndex,
+                                                                        ComplexPart part)
 {
     if (tensorIndex >= cp.tensors.size())
         return tensorError(cp, tensorIndex, "no such tensor");
@@ -582,7 +609,7 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
         std::uint64_t numel = 0;
         if (mulOverflow(static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols), numel))
             return tensorError(cp, tensorIndex, "its shape overflows");
-        auto values = TensorElementReader::open(cp, t.components[2]);
+        auto values = TensorElementReader::open(cp, t.components[2], part);
         if (!values)
             return values.error();
         const bool bsr = t.layout == "sparse_bsr";
@@ -623,7 +650,7 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
                 return tensorError(cp, tensorIndex, "its sparse components are not dense tensors");
         const std::uint32_t valuesIndex = t.components.back();
         const TensorInfo &vt = cp.tensors[valuesIndex];
-        auto values = TensorElementReader::open(cp, valuesIndex);
+        auto values = TensorElementReader::open(cp, valuesIndex, part);
         if (!values)
             return values.error();
         // Shape: sparse dims, then the dense dims the values carry after their first.
@@ -700,7 +727,7 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
         // Device tensors rebuilt from a CPU tensor carry it as their only component.
         if (t.components.size() == 1 && t.components[0] != tensorIndex && t.device != "meta"
             && cp.tensors[t.components[0]].storage >= 0 && cp.tensors[t.components[0]].dtype == t.dtype)
-            return open(cp, t.components[0]);
+            return open(cp, t.components[0], part);
         return tensorError(cp, tensorIndex,
                            t.device == "meta" ? "it is a meta tensor: the file holds no data for it"
                                               : "the file holds no data for it");
@@ -730,7 +757,13 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
     d.perByte = info->elementsPerByte;
     d.swap = cp.byteOrder == "big" && componentSize(d.elem, d.item) > 1;
     d.offset = t.storageOffset;
-    d.negate = t.negView && info->kind != DtypeKind::Complex;
+    const bool complex = info->kind == DtypeKind::Complex;
+    if (part == ComplexPart::Imaginary && !complex)
+        return tensorError(cp, tensorIndex, "dtype " + t.dtype + " has no imaginary part");
+    d.part = complex ? part : ComplexPart::Magnitude;
+    // (z negated)'s parts are negated, conj(z)'s imaginary part; |z| stays.
+    d.negate = complex ? part != ComplexPart::Magnitude && (t.negView != (part == ComplexPart::Imaginary && t.conjView))
+                       : t.negView;
 
     // Extent check (again: never trust an earlier validation with raw pointers).
     std::uint64_t numel = 1;

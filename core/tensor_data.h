@@ -12,6 +12,12 @@
 
 namespace ptscope::core {
 
+// What a reader yields for a complex tensor: its magnitude (torch.abs, as statistics use it), or
+// one of its parts, as torch.view_as_real(t)[..., 0] and [..., 1] give them (a conjugated view's
+// imaginary part negated, a negated view's both parts). For a real tensor, Magnitude and Real both
+// yield its values; Imaginary is an error.
+enum class ComplexPart : std::uint8_t { Magnitude, Real, Imaginary };
+
 // Streams the elements of one tensor, in logical (row-major) order, converted to double, straight
 // from the memory-mapped file: views with strides and storage offsets are read as the tensor they
 // are, memory stays bounded whatever the tensor size, and nothing is read until asked.
@@ -25,7 +31,8 @@ class TensorElementReader final
 public:
     // Error (with the reason) when the tensor's bytes are not available: meta tensors, storages
     // whose record is missing or compressed, invalid views, dtypes without a numeric meaning.
-    static Result<std::unique_ptr<TensorElementReader>> open(const Checkpoint &cp, std::uint32_t tensorIndex);
+    static Result<std::unique_ptr<TensorElementReader>> open(const Checkpoint &cp, std::uint32_t tensorIndex,
+                                                             ComplexPart part = ComplexPart::Magnitude);
 
     ~TensorElementReader();
     TensorElementReader(const TensorElementReader &) = delete;

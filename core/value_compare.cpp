@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include "value_compare.h"
 
+#include "complex_pairs.h"
 #include "tensor_stats.h"
 
 #include <algorithm>
@@ -63,6 +64,12 @@ Result<PairSources> pairSources(const Checkpoint &ca, std::uint32_t a, const Che
 Result<ValueComparison> compareTensorValues(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb,
                                             std::uint32_t b, HistogramBackend *backend, const ProgressFn &progress)
 {
+    if (isComplexPair(ca, a, cb, b)) {
+        auto summary = complexPairSummary(ca, a, cb, b, PairTolerance{}, progress);
+        if (!summary)
+            return summary.error();
+        return valueComparison(*summary);
+    }
     auto sources = pairSources(ca, a, cb, b);
     if (!sources)
         return sources.error();

@@ -61,7 +61,8 @@ private:
 
 // Source tensor `a` of checkpoint `ca` against target tensor `b` of `cb`, both read through
 // TensorElementReader, on `backend` (null: the CPU on all cores; every backend gives the same
-// counts, flags and maximum, and the same sums to rounding). `progress` (optional) sees elements
+// counts, flags and maximum, and the same sums to rounding). When either is complex, the pair is
+// compared as complex numbers on the calling thread instead (complex_pairs.h). `progress` (optional) sees elements
 // done out of numel and cancels by returning false. Errors: either tensor has no readable data,
 // their element counts differ (InvalidTensor), Cancelled, or the backend failed (ReadFailed, with
 // its reason).

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include "value_histogram.h"
 
+#include "complex_pairs.h"
 #include "histogram_backend.h"
 
 #include <algorithm>
@@ -32,27 +33,40 @@ Result<ValueHistograms> compareTensorHistograms(const Checkpoint &ca, std::uint3
 {
     if (bins == 0 || bins > (1u << 20))
         return makeError(ErrorCode::InvalidTensor, "a histogram needs between 1 and 1048576 bins");
-    auto sources = pairSources(ca, a, cb, b);
-    if (!sources)
-        return sources.error();
-    const ElementSource &sa = *sources->a;
-    const ElementSource &sb = *sources->b;
-    const std::uint64_t numel = sources->size();
+    const bool complex = isComplexPair(ca, a, cb, b);
+    std::unique_ptr<ElementSource> sa, sb;
+    std::uint64_t numel = 0;
+    PairSummary summary;
+    std::string why;
     std::unique_ptr<HistogramBackend> own;
-    if (!backend) {
-        own = makeCpuHistogramBackend();
-        backend = own.get();
+    if (complex) {
+        // Pass 1 of two: reported out of twice numel.
+        const ProgressFn first = [&](std::uint64_t done, std::uint64_t n) { return !progress || progress(done, n * 2); };
+        auto s = complexPairSummary(ca, a, cb, b, PairTolerance{}, first);
+        if (!s)
+            return s.error();
+        summary = *s;
+        numel = summary.numel;
+    } else {
+        auto sources = pairSources(ca, a, cb, b);
+        if (!sources)
+            return sources.error();
+        sa = std::move(sources->a);
+        sb = std::move(sources->b);
+        numel = sa->size();
+        if (!backend) {
+            own = makeCpuHistogramBackend();
+            backend = own.get();
+        }
+        // Pass 1: the metrics and the three ranges.
+        const BackendStatus status = backend->compare(*sa, *sb, PairTolerance{}, summary, progress, 0, numel * 2, &why);
+        if (status != BackendStatus::Ok)
+            return pairBackendError(*backend, status, why);
     }
     const std::uint64_t total = numel * 2;
-    std::string why;
-
-    // Pass 1: the metrics and the three ranges.
-    PairSummary summary;
-    BackendStatus status = backend->compare(sa, sb, PairTolerance{}, summary, progress, 0, total, &why);
-    if (status != BackendStatus::Ok)
-        return pairBackendError(*backend, status, why);
 
     ValueHistograms out;
+    out.magnitudes = complex;
     out.comparison = valueComparison(summary);
     out.nonFiniteSource = summary.a.nonFinite;
     out.nonFiniteTarget = summary.b.nonFinite;
@@ -70,9 +84,16 @@ Result<ValueHistograms> compareTensorHistograms(const Checkpoint &ca, std::uint3
 
     // Pass 2: the counts.
     PairBinCounts counts;
-    status = backend->pairHistogram(sa, sb, spec, counts, progress, numel, total, &why);
-    if (status != BackendStatus::Ok)
-        return pairBackendError(*backend, status, why);
+    if (complex) {
+        auto c = complexPairHistogram(ca, a, cb, b, spec, progress, numel, total);
+        if (!c)
+            return c.error();
+        counts = std::move(*c);
+    } else {
+        const BackendStatus status = backend->pairHistogram(*sa, *sb, spec, counts, progress, numel, total, &why);
+        if (status != BackendStatus::Ok)
+            return pairBackendError(*backend, status, why);
+    }
     out.source.counts = std::move(counts.a);
     out.target.counts = std::move(counts.b);
     out.difference.counts = std::move(counts.diff);

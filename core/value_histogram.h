@@ -25,10 +25,13 @@ struct ValueHistograms
     std::uint64_t nonFiniteSource = 0;
     std::uint64_t nonFiniteTarget = 0;
     std::uint64_t nonFiniteDifference = 0;
+    bool magnitudes = false; // a complex pair: the histograms are of |source|, |target| and |source - target|
 };
 
 // Source tensor `a` of `ca` against target tensor `b` of `cb` (same number of elements), two passes
-// over both on `backend` (null: the CPU on all cores; every backend gives the same counts). Errors as
+// over both on `backend` (null: the CPU on all cores; every backend gives the same counts). When
+// either is complex, the histograms are of |a|, |b| and |a - b| (complex_pairs.h), on the calling
+// thread. Errors as
 // compareTensorValues, InvalidTensor when bins is not in [1, 2^20], Cancelled when the sink returned
 // false. The sink sees elements done out of twice numel (both passes).
 Result<ValueHistograms> compareTensorHistograms(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb,

@@ -320,6 +320,9 @@ private slots:
     void pairCancellation();
     void comparisonAgreesWithTorch_data();
     void comparisonAgreesWithTorch();
+    void complexPairs_data();
+    void complexPairs();
+    void complexPairHistograms();
 
     void initTestCase()
     {
@@ -849,6 +852,113 @@ void TestCompareCore::comparisonAgreesWithTorch()
     else
         QVERIFY2(std::fabs(r.cosine - cosine) <= 1e-15, qPrintable(QString::number(r.cosine, 'g', 17)));
     QCOMPARE(differenceFromReference(referenceOf(a, b, 1).cmp, r, 1e-15), QString());
+}
+
+// A complex pair is compared as complex numbers (torch.equal / torch.allclose on the complex
+// tensors), not by magnitude: a conjugate, a negation or a real part has the same |z| almost
+// everywhere but is not the same tensor. Hand-computed: a = [1+2i, 3-i, 0.5+0.5i, 0].
+void TestCompareCore::complexPairs_data()
+{
+    QTest::addColumn<QString>("other");
+    QTest::addColumn<qint64>("differing");
+    QTest::addColumn<double>("maxAbsDiff");
+    QTest::addColumn<double>("sumAbsDiff");
+    QTest::addColumn<double>("sumSqDiff");
+    QTest::addColumn<double>("dot"); // sum of re*re' + im*im'
+    QTest::addColumn<double>("normB"); // sum of |b|^2
+    // conj(a) = [1-2i, 3+i, 0.5-0.5i, 0]: a - b = [4i, -2i, i, 0]
+    QTest::newRow("conjugate, stored") << QStringLiteral("conj") << qint64(3) << 4.0 << 7.0 << 21.0 << 5.0 << 15.5;
+    QTest::newRow("conjugate view") << QStringLiteral("conj view") << qint64(3) << 4.0 << 7.0 << 21.0 << 5.0 << 15.5;
+    // -a: a - b = 2a; the 0 against -0 is equal
+    QTest::newRow("negative view") << QStringLiteral("neg view") << qint64(3) << 2 * std::sqrt(10.0)
+                                   << 2 * (std::sqrt(5.0) + std::sqrt(10.0) + std::sqrt(0.5)) << 62.0 << -15.5
+                                   << 15.5;
+    // the real part as float32: a - b = [2i, -i, 0.5i, 0]
+    QTest::newRow("real part (float32)") << QStringLiteral("real") << qint64(3) << 2.0 << 3.5 << 5.25 << 10.25 << 10.25;
+    QTest::newRow("itself") << QStringLiteral("same") << qint64(0) << 0.0 << 0.0 << 0.0 << 15.5 << 15.5;
+}
+
+namespace {
+
+// Tensor 0: a; then the tensor named `other` of complexPairs_data.
+std::uint32_t complexPair(Synthetic &s, const QString &other)
+{
+    const std::vector<float> a{1.0f, 2.0f, 3.0f, -1.0f, 0.5f, 0.5f, 0.0f, 0.0f};
+    s.add("complex64", a.data(), a.size() * sizeof(float), {4});
+    if (other == QStringLiteral("real"))
+        return s.addVector("float32", std::vector<float>{1.0f, 3.0f, 0.5f, 0.0f});
+    if (other == QStringLiteral("conj")) {
+        const std::vector<float> c{1.0f, -2.0f, 3.0f, 1.0f, 0.5f, -0.5f, 0.0f, -0.0f};
+        return s.add("complex64", c.data(), c.size() * sizeof(float), {4});
+    }
+    const std::uint32_t b = s.add("complex64", a.data(), a.size() * sizeof(float), {4});
+    s.cp.tensors[b].conjView = other == QStringLiteral("conj view");
+    s.cp.tensors[b].negView = other == QStringLiteral("neg view");
+    return b;
+}
+
+} // namespace
+
+void TestCompareCore::complexPairs()
+{
+    QFETCH(QString, other);
+    QFETCH(qint64, differing);
+    QFETCH(double, maxAbsDiff);
+    QFETCH(double, sumAbsDiff);
+    QFETCH(double, sumSqDiff);
+    QFETCH(double, dot);
+    QFETCH(double, normB);
+    Synthetic s;
+    const std::uint32_t b = complexPair(s, other);
+    s.finish();
+    auto r = compareTensorValues(s.cp, 0, s.cp, b);
+    QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
+    QCOMPARE(r->numel, std::uint64_t(4));
+    QCOMPARE(static_cast<qint64>(r->differing), differing);
+    QCOMPARE(r->identical, differing == 0);
+    QCOMPARE(r->allclose, differing == 0);
+    QCOMPARE(r->nanDiffs, std::uint64_t(0));
+    QCOMPARE(r->maxAbsDiff, maxAbsDiff);
+    QVERIFY(std::fabs(r->meanAbsDiff - sumAbsDiff / 4) <= 1e-15);
+    QVERIFY(std::fabs(r->relativeL2 - std::sqrt(sumSqDiff) / std::sqrt(normB)) <= 1e-15);
+    // torch's cosine_similarity of torch.view_as_real of each side (|a|^2 = 15.5)
+    QVERIFY2(std::fabs(r->cosine - dot / (std::sqrt(15.5) * std::sqrt(normB))) <= 1e-15,
+             qPrintable(QString::number(r->cosine, 'g', 17)));
+    // The other way round: the same differences.
+    auto back = compareTensorValues(s.cp, b, s.cp, 0);
+    QVERIFY(back.ok());
+    QCOMPARE(back->differing, r->differing);
+    QCOMPARE(back->maxAbsDiff, r->maxAbsDiff);
+}
+
+void TestCompareCore::complexPairHistograms()
+{
+    // |a| = [sqrt 5, sqrt 10, sqrt 0.5, 0] on both sides; |a - conj(a)| = [4, 2, 1, 0].
+    Synthetic s;
+    const std::uint32_t b = complexPair(s, QStringLiteral("conj view"));
+    s.finish();
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;
+    auto h = compareTensorHistograms(s.cp, 0, s.cp, b, 4, [&](std::uint64_t done, std::uint64_t total) {
+        seen.emplace_back(done, total);
+        return true;
+    });
+    QVERIFY2(h.ok(), h.ok() ? "" : h.error().message.c_str());
+    QCOMPARE(h->difference.min, 0.0);
+    QCOMPARE(h->difference.max, 4.0);
+    QCOMPARE(h->difference.counts, (std::vector<std::uint64_t>{1, 1, 1, 1}));
+    QCOMPARE(h->source.counts, h->target.counts);
+    QCOMPARE(h->source.min, 0.0);
+    QCOMPARE(h->source.max, std::sqrt(10.0));
+    // bins of width sqrt(10) / 4 = 0.79: 0 and sqrt(0.5) in the first, sqrt(5) in the third
+    QCOMPARE(h->source.counts, (std::vector<std::uint64_t>{2, 0, 1, 1}));
+    QVERIFY(!h->comparison.identical);
+    QVERIFY(h->magnitudes);
+    // Both passes under one total.
+    QCOMPARE(seen, (std::vector<std::pair<std::uint64_t, std::uint64_t>>{{4, 8}, {8, 8}}));
+    // Cancelled in the first pass.
+    auto cancelled = compareTensorHistograms(s.cp, 0, s.cp, b, 4, [](std::uint64_t, std::uint64_t) { return false; });
+    QVERIFY(!cancelled.ok());
+    QCOMPARE(cancelled.error().code, ErrorCode::Cancelled);
 }
 
 QTEST_GUILESS_MAIN(TestCompareCore)

@@ -184,7 +184,7 @@ void ComparePlot::redraw()
     setCountAxis(m_overlay, logY, top);
     const double w = m_h.source.counts.empty() ? 0 : (m_h.source.max - m_h.source.min) / double(m_h.source.counts.size());
     m_overlay->xAxis->setRange(m_h.source.min - w, m_h.source.max + w);
-    m_overlay->xAxis->setLabel(tr("value — %1").arg(m_title));
+    m_overlay->xAxis->setLabel(m_h.magnitudes ? tr("|value| (complex) — %1").arg(m_title) : tr("value — %1").arg(m_title));
     m_overlay->legend->setVisible(true);
 
     const QColor diffColor = palette().color(QPalette::Highlight);
@@ -195,10 +195,12 @@ void ComparePlot::redraw()
         ? 0
         : (m_h.difference.max - m_h.difference.min) / double(m_h.difference.counts.size());
     m_difference->xAxis->setRange(m_h.difference.min - dw, m_h.difference.max + dw);
+    const QString difference = m_h.magnitudes ? tr("|checkpoint − model|") : tr("checkpoint − model");
     m_difference->xAxis->setLabel(m_h.nonFiniteDifference > 0
-                                      ? tr("checkpoint − model (%1 non-finite differences not shown)")
+                                      ? tr("%1 (%2 non-finite differences not shown)")
+                                            .arg(difference)
                                             .arg(m_h.nonFiniteDifference)
-                                      : tr("checkpoint − model"));
+                                      : difference);
     if (m_h.comparison.identical)
         showText(m_difference, tr("identical: every difference is 0"), muted);
     m_overlay->replot(QCustomPlot::rpQueuedReplot);
