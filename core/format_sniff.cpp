@@ -6,14 +6,32 @@
 #include <array>
 #include <cctype>
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace ptscope::core {
 
 namespace {
 
-constexpr std::array<std::uint8_t, 15> kLegacyMagic = {0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46,
-                                                       0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E};
+// A legacy torch.save stream opens with the pickle of the magic number 0x1950a86a20f9469cfc6c, at
+// the protocol torch.save was given (pickle_protocol: 2 by default, 1 to 5 load again):
+//   2, 3: PROTO n, LONG1 of 10 bytes, STOP
+//   4, 5: PROTO n, FRAME of 13 bytes, LONG1 of 10 bytes, STOP
+//   1:    LONG "119547037146038801333356L", STOP (the text form of protocols 0 and 1)
+std::vector<std::string> legacyMagics()
+{
+    const std::string number("\x8A\x0A\x6C\xFC\x9C\x46\xF9\x20\x6A\xA8\x50\x19\x2E", 13);
+    std::vector<std::string> out;
+    for (char proto = 2; proto <= 5; ++proto) {
+        std::string m{'\x80', proto};
+        if (proto >= 4)
+            m += std::string("\x95\x0D\0\0\0\0\0\0\0", 9);
+        out.push_back(m + number);
+    }
+    out.emplace_back("L119547037146038801333356L\n.");
+    return out;
+}
 
 bool startsWith(std::span<const std::uint8_t> b, std::string_view s)
 {
@@ -81,13 +99,16 @@ Sniff sniffFormat(std::span<const std::uint8_t> b)
                       "It was probably not written completely or the download failed: save or download it again.");
     if (startsWith(b, "PK\x03\x04") || startsWith(b, "PK\x05\x06"))
         return {Container::Zip, {}};
-    if (b.size() >= kLegacyMagic.size() && std::equal(kLegacyMagic.begin(), kLegacyMagic.end(), b.begin()))
-        return {Container::Legacy, {}};
-    if (b.size() < kLegacyMagic.size() && std::equal(b.begin(), b.end(), kLegacyMagic.begin()))
-        return refuse(ErrorCode::Truncated,
-                      "the file ends after " + std::to_string(b.size())
-                          + " bytes, inside the magic number of a legacy torch.save checkpoint",
-                      "The file is truncated: download or copy it again.", b.size());
+    static const std::vector<std::string> kLegacyMagics = legacyMagics();
+    for (const std::string &m : kLegacyMagics) {
+        if (startsWith(b, m))
+            return {Container::Legacy, {}};
+        if (b.size() < m.size() && std::memcmp(b.data(), m.data(), b.size()) == 0 && (b.size() > 1 || b[0] != 'L'))
+            return refuse(ErrorCode::Truncated,
+                          "the file ends after " + std::to_string(b.size())
+                              + " bytes, inside the magic number of a legacy torch.save checkpoint",
+                          "The file is truncated: download or copy it again.", b.size());
+    }
     if (startsWith(b, "version https://git-lfs"))  {
         const std::string size = lfsSize(b);
         return refuse(ErrorCode::GitLfsPointer,

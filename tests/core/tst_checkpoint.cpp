@@ -323,6 +323,8 @@ void TestCheckpoint::fileErrors_data()
     QTest::newRow("directory") << QStringLiteral("directory") << QStringLiteral("not-regular-file");
     QTest::newRow("empty") << QStringLiteral("empty") << QStringLiteral("empty-file");
     QTest::newRow("three bytes of the legacy magic") << QStringLiteral("short-legacy") << QStringLiteral("truncated");
+    QTest::newRow("the legacy magic at protocol 4, cut") << QStringLiteral("short-legacy-4") << QStringLiteral("truncated");
+    QTest::newRow("the legacy magic at protocol 1, cut") << QStringLiteral("short-legacy-1") << QStringLiteral("truncated");
     QTest::newRow("zip without its directory") << QStringLiteral("zip-head") << QStringLiteral("truncated");
     QTest::newRow("gzip") << QStringLiteral("gzip") << QStringLiteral("unknown-format");
     QTest::newRow("text") << QStringLiteral("text") << QStringLiteral("unknown-format");
@@ -346,6 +348,10 @@ void TestCheckpoint::fileErrors()
     } else {
         if (kind == QLatin1String("short-legacy"))
             bytes = {0x80, 0x02, 0x8A};
+        else if (kind == QLatin1String("short-legacy-4"))
+            bytes = {0x80, 0x04, 0x95, 0x0D, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x8A, 0x0A, 0x6C};
+        else if (kind == QLatin1String("short-legacy-1"))
+            text("L1195470371460388");
         else if (kind == QLatin1String("zip-head"))
             text("PK\x03\x04\x00\x00\x08\x08\x00\x00 and then nothing");
         else if (kind == QLatin1String("gzip"))

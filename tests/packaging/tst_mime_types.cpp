@@ -135,6 +135,10 @@ void TestMimeTypes::detection_data()
                                    << readAll(fixture(QStringLiteral("sharded_model-00001-of-00003.bin"))) << kPyTorch;
     QTest::addRow("legacy .bin") << QStringLiteral("pytorch_model.bin") << legacy << kPyTorch;
     QTest::addRow("legacy, no extension") << QStringLiteral("checkpoint") << legacy << kPyTorch;
+    for (int protocol : {1, 4, 5})
+        QTest::addRow("legacy, pickle protocol %d, .bin", protocol)
+            << QStringLiteral("pytorch_model.bin")
+            << readAll(fixture(QStringLiteral("training_checkpoint_legacy_proto%1.pt").arg(protocol))) << kPyTorch;
     QTest::addRow("zip checkpoint, no extension") << QStringLiteral("checkpoint") << zip << kPyTorch;
     QTest::addRow("safetensors .bin") << QStringLiteral("adapter_model.bin") << safetensors << kSafetensors;
     QTest::addRow("plain pickle .bin") << QStringLiteral("tensors.bin")
