@@ -499,7 +499,9 @@ Status Reader::readZip()
             if (!rec->problem.empty())
                 setProblem("record " + s.record + ": " + rec->problem);
             else if (rec->method != 0)
-                setProblem("record " + s.record + " is compressed");
+                setProblem("record " + s.record + " is compressed (the archive was re-zipped: torch.save stores "
+                           "records uncompressed; ptscope reads weights in place). Re-zip it with 'zip -0 -r', or load "
+                           "and save it again with torch.save");
             else
                 s.dataOffset = rec->dataOffset;
         }
