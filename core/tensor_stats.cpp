@@ -3,6 +3,7 @@
 #include "tensor_stats.h"
 
 #include "cpu_stats_kernels.h"
+#include "dtype.h"
 #include "tensor_data.h"
 
 #include <sys/mman.h>
@@ -1140,6 +1141,11 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
 
     TensorStats out;
     out.numel = n;
+    for (std::uint32_t t : tensors) {
+        const DtypeInfo *info = dtypeByName(cp.tensors[t].dtype);
+        if (info && info->kind == DtypeKind::Complex)
+            out.complexCount += cp.tensors[t].numel;
+    }
     out.finiteCount = m.count;
     out.nan = m.nan;
     out.posInf = m.posInf;

@@ -54,6 +54,9 @@ struct TensorStats
     // log10(|x|) over the finite non-zero values: min/max are log10 of the smallest and largest
     // magnitude; bins are equal-width in log10 space.
     Histogram logHistogram;
+    // Elements that are complex and counted by their magnitude |z| (torch.abs), as every statistic
+    // here takes them.
+    std::uint64_t complexCount = 0;
 };
 
 // bool(done, total): called from the calling thread with increasing `done`; return false to cancel.

@@ -184,6 +184,7 @@ private Q_SLOTS:
     void histcRangeBeyondDoubles_data();
     void histcRangeBeyondDoubles();
     void meanBeyondTheSum();
+    void complexCounted();
     void largeAnalytic();
     void hundredMillionElements();
     void offsetMeanAccuracy();
@@ -1203,6 +1204,29 @@ void TestTensorStats::histcRangeBeyondDoubles()
         QVERIFY(std::isnan(st->histogram.max)); // torch 1.13's own last edge
     else
         QCOMPARE(st->histogram.max, big);
+}
+
+// The statistics say how many of their elements are complex magnitudes (the plots label the axis by it).
+void TestTensorStats::complexCounted()
+{
+    Synthetic s;
+    const std::vector<float> z{3.0f, 4.0f, 0.0f, -1.0f}; // |3+4i| = 5, |-i| = 1
+    s.add("complex64", z.data(), z.size() * sizeof(float), {2});
+    s.addVector("float32", std::vector<float>{2.0f, 7.0f, -1.0f});
+    s.finish();
+    auto complexOnly = computeStats(s.cp, {0});
+    QVERIFY(complexOnly.ok());
+    QCOMPARE(complexOnly->complexCount, std::uint64_t(2));
+    QCOMPARE(complexOnly->numel, std::uint64_t(2));
+    QCOMPARE(complexOnly->max, 5.0);
+    QCOMPARE(complexOnly->min, 1.0);
+    auto mixed = computeStats(s.cp, {0, 1});
+    QVERIFY(mixed.ok());
+    QCOMPARE(mixed->complexCount, std::uint64_t(2));
+    QCOMPARE(mixed->numel, std::uint64_t(5));
+    auto real = computeStats(s.cp, {1});
+    QVERIFY(real.ok());
+    QCOMPARE(real->complexCount, std::uint64_t(0));
 }
 
 void TestTensorStats::meanBeyondTheSum()

@@ -281,7 +281,10 @@ void HistogramPlot::redraw()
         m_plot->yAxis->setRange(0, std::max(top, 1.0) * 1.08);
     }
     m_plot->xAxis->setRange(h.min - width, h.max + width);
-    QString label = logMagnitude() ? tr("log10 |x| — %1").arg(m_title) : tr("value — %1").arg(m_title);
+    QString label = logMagnitude() ? tr("log10 |x| — %1").arg(m_title)
+        : m_stats.complexCount == 0 ? tr("value — %1").arg(m_title)
+        : m_stats.complexCount == m_stats.numel ? tr("|value| (complex) — %1").arg(m_title)
+                                                 : tr("value, complex ones as |z| — %1").arg(m_title);
     if (!m_overlayNote.isEmpty())
         label += QStringLiteral(" · ") + m_overlayNote;
     m_plot->xAxis->setLabel(label);
