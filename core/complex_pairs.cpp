@@ -105,6 +105,14 @@ void widen(FiniteRange &r, double v)
     }
 }
 
+// x - y as torch computes it: torch.sub(x, y) is x - alpha * y with the complex alpha = 1, so an
+// infinite part of y makes the other part of the product NaN (0 * inf), and the difference with it.
+inline void difference(double xr, double xi, double yr, double yi, double &dr, double &di)
+{
+    dr = xr - (yr - 0.0 * yi);
+    di = xi - (yi + 0.0 * yr);
+}
+
 } // namespace
 
 bool isComplexPair(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb, std::uint32_t b)
@@ -128,7 +136,8 @@ Result<PairSummary> complexPairSummary(const Checkpoint &ca, std::uint32_t a, co
                 s.dot += xr[k] * yr[k] + xi[k] * yi[k];
                 s.normA += sqA;
                 s.normB += sqB;
-                const double dr = xr[k] - yr[k], di = xi[k] - yi[k];
+                double dr, di;
+                difference(xr[k], xi[k], yr[k], yi[k], dr, di);
                 const double d = magnitude(dr, di);
                 widen(s.a, magnitude(xr[k], xi[k]));
                 widen(s.b, magnitude(yr[k], yi[k]));
@@ -175,7 +184,9 @@ Result<PairBinCounts> complexPairHistogram(const Checkpoint &ca, std::uint32_t a
             for (std::size_t k = 0; k < n; ++k) {
                 count(out.a, magnitude(xr[k], xi[k]), spec.lo, spec.hi);
                 count(out.b, magnitude(yr[k], yi[k]), spec.lo, spec.hi);
-                count(out.diff, magnitude(xr[k] - yr[k], xi[k] - yi[k]), spec.diffLo, spec.diffHi);
+                double dr, di;
+                difference(xr[k], xi[k], yr[k], yi[k], dr, di);
+                count(out.diff, magnitude(dr, di), spec.diffLo, spec.diffHi);
             }
         });
     if (error)

@@ -12,7 +12,8 @@
 // torch.abs computes it in complex128 (sqrt(re*re + im*im), hypot where that sum is not normal):
 //     numel += 1; dot += xr*yr + xi*yi; normA += xr*xr + xi*xi; normB += yr*yr + yi*yi
 //     x == y (both parts equal): a difference of 0; sumSqB += yr*yr + yi*yi
-//     else: differing += 1; d = |x - y|;
+//     else: differing += 1; d = |x - y|, x - y as torch.sub computes it (x - 1 * y in complex
+//           arithmetic: a part of y that is infinite makes the other part NaN);
 //         d is NaN:  nanDiffs += 1; notClose += 1
 //         otherwise: notClose += !(d <= atol + rtol * |y|) || d == inf; maxAbsDiff = max(maxAbsDiff, d);
 //                    sumAbsDiff += d; sumSqDiff += |x - y|^2; sumSqB += yr*yr + yi*yi

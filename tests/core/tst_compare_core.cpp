@@ -323,6 +323,7 @@ private slots:
     void complexPairs_data();
     void complexPairs();
     void complexPairHistograms();
+    void complexInfinities();
 
     void initTestCase()
     {
@@ -929,6 +930,28 @@ void TestCompareCore::complexPairs()
     QVERIFY(back.ok());
     QCOMPARE(back->differing, r->differing);
     QCOMPARE(back->maxAbsDiff, r->maxAbsDiff);
+}
+
+// Infinite parts: torch.sub computes x - 1 * y in complex arithmetic, so (inf - 431i) - (inf + inf i)
+// is NaN + NaN i (a NaN difference), and (1 + 2i) - (inf + 0i) is -inf + NaN i, whose |.| is inf
+// (torch 2.x, and 1.13's scalar loop). What torch 2.14 answered for this pair: differing 3,
+// max_abs_diff inf, allclose false; the equal infinities of the third position are equal.
+void TestCompareCore::complexInfinities()
+{
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    Synthetic s;
+    const std::vector<double> a{inf, -431.0, 1.0, 2.0, inf, inf, 5.0, 0.0};
+    const std::vector<double> b{inf, inf, inf, 0.0, inf, inf, 4.0, 0.0};
+    s.add("complex128", a.data(), a.size() * sizeof(double), {4});
+    s.add("complex128", b.data(), b.size() * sizeof(double), {4});
+    s.finish();
+    auto r = compareTensorValues(s.cp, 0, s.cp, 1);
+    QVERIFY(r.ok());
+    QCOMPARE(r->differing, std::uint64_t(3));
+    QCOMPARE(r->nanDiffs, std::uint64_t(1));
+    QCOMPARE(r->maxAbsDiff, inf);
+    QVERIFY(!r->allclose && !r->identical);
+    QVERIFY(std::isnan(r->cosine));
 }
 
 void TestCompareCore::complexPairHistograms()
