@@ -66,6 +66,21 @@ Attributes objectAttributes(const ValueArena &arena, ValueId id)
     return out;
 }
 
+ValueId opaqueState(const ValueArena &arena, ValueId id)
+{
+    if (!arena.valid(id) || arena[id].kind != ValueKind::Object || !arena.valid(arena[id].state))
+        return kNoValue;
+    const ValueId state = arena[id].state;
+    const Value &st = arena[state];
+    auto dictOrNone = [&](ValueId x) {
+        return !arena.valid(x) || arena[x].kind == ValueKind::Dict || arena[x].kind == ValueKind::None;
+    };
+    if (st.kind == ValueKind::Dict || st.kind == ValueKind::None
+        || (st.kind == ValueKind::Tuple && st.items.size() == 2 && dictOrNone(st.items[0]) && dictOrNone(st.items[1])))
+        return kNoValue;
+    return state;
+}
+
 ValueId attribute(const ValueArena &arena, ValueId id, std::string_view name)
 {
     if (!arena.valid(id) || arena[id].kind != ValueKind::Object)
@@ -198,6 +213,7 @@ struct Walker
             case ValueKind::Object: {
                 for (auto &[name, val] : objectAttributes(cp.arena, f.id))
                     child(name, val);
+                child("(state)", opaqueState(cp.arena, f.id));
                 for (std::size_t i = 0; i < v.items.size(); ++i)
                     child(std::to_string(i), v.items[i]);
                 for (const auto &[k, val] : v.entries)
@@ -799,6 +815,8 @@ std::vector<std::pair<std::string, ValueId>> valueChildren(const Checkpoint &cp,
         break;
     case ValueKind::Object:
         out = objectAttributes(a, id);
+        if (const ValueId state = opaqueState(a, id); a.valid(state))
+            out.emplace_back("(state)", state);
         for (std::size_t i = 0; i < v.items.size(); ++i)
             out.emplace_back(std::to_string(i), v.items[i]);
         for (const auto &[k, val] : v.entries)

@@ -46,6 +46,10 @@ std::string keyText(const ValueArena &arena, ValueId key);
 // Object helpers shared with the load_state_dict emulation.
 // An object's __dict__ (BUILD state) as (name, value) pairs, slots included.
 std::vector<std::pair<std::string, ValueId>> objectAttributes(const ValueArena &arena, ValueId id);
+// An object's BUILD state when it is not attributes (a dict, or a (dict, slots dict) pair) but what
+// the class's __setstate__ takes, e.g. torch.ScriptObject's ((tensors...), class name) of quantized
+// packed parameters; kNoValue otherwise. Paths reach into it through the step "(state)".
+ValueId opaqueState(const ValueArena &arena, ValueId id);
 // One attribute of an object's __dict__; kNoValue when absent.
 ValueId attribute(const ValueArena &arena, ValueId id, std::string_view name);
 // A dict's value for a str key; kNoValue when absent.

@@ -382,6 +382,15 @@ bool underNoneChild(const ModelStructure &target, const std::string &key)
     return false;
 }
 
+// Under a module whose keys the emulation cannot judge (ModuleNode::opaque).
+bool underOpaqueModule(const ModelStructure &target, const std::string &key)
+{
+    for (const ModuleNode &n : target.modules)
+        if (n.opaque && startsWith(key, n.prefix))
+            return true;
+    return false;
+}
+
 std::string accessorFor(const Checkpoint &cp, const ObjectPath &path)
 {
     const ValueArena &a = cp.arena;
@@ -625,7 +634,17 @@ DiffReport explainDiff(
         return r;
     }
 
-    if (o.strictOk())
+    const bool anyOpaque = std::any_of(target.modules.begin(), target.modules.end(),
+                                       [](const ModuleNode &n) { return n.opaque; });
+    const auto judged = std::count_if(targetKeys.begin(), targetKeys.end(),
+                                      [&](const std::string &k) { return !underOpaqueModule(target, k); });
+    if (o.strictOk() && anyOpaque)
+        cause("exact", "strict=True would succeed for the keys ptscope can judge",
+            "The " + std::to_string(judged) + " keys of the model's state_dict that ptscope can derive "
+                + (o.filledIn.empty() ? std::string("are in the checkpoint")
+                                      : "are in the checkpoint or filled in by torch (see below)")
+                + " with the same shapes; the keys of the modules named in the notes are not judged.");
+    else if (o.strictOk())
         cause("exact", "strict=True would succeed: every key matches",
             "All " + std::to_string(targetKeys.size()) + " keys of the model's state_dict "
                 + (o.filledIn.empty() ? std::string("are in the checkpoint")
@@ -1014,11 +1033,52 @@ DiffReport explainDiff(
         }
     }
 
+    // A quantized model's checkpoint into the float model: its quantized layers saved scale,
+    // zero_point and packed weights where the float layers take weight and bias.
+    {
+        std::set<std::string> owners; // prefixes with the dot
+        for (const SourceEntry &e : source.entries) {
+            if (e.isTensor)
+                continue;
+            for (const char *marker : {"_packed_params.", "_all_weight_values."}) {
+                const auto at = e.key.rfind(marker);
+                if (at != std::string::npos && (at == 0 || e.key[at - 1] == '.'))
+                    owners.insert(e.key.substr(0, at));
+            }
+        }
+        std::vector<std::string> keys, names;
+        auto under = [&](const std::string &k) {
+            return std::any_of(owners.begin(), owners.end(), [&](const std::string &owner) { return startsWith(k, owner); });
+        };
+        for (const auto *list : {&o.unexpectedKeys, &o.missingKeys})
+            for (const std::string &k : *list)
+                if (under(k))
+                    keys.push_back(k);
+        for (const std::string &owner : owners)
+            names.push_back(owner.empty() ? std::string("the model") : owner.substr(0, owner.size() - 1));
+        if (!keys.empty())
+            cause("quantized",
+                "The checkpoint is of a quantized model (" + someKeys(names) + "); the model is not quantized",
+                "torch.ao.quantization (quantize_dynamic, or convert after prepare) replaced those layers by quantized "
+                "ones, whose state_dict holds scale, zero_point and packed qint8 weights (_packed_params, "
+                "_all_weight_values) where a float layer takes weight and bias. Quantize the model the same way "
+                "before load_state_dict (for dynamic quantization: model = "
+                "torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear, torch.nn.LSTM}, dtype=torch.qint8)), "
+                "or load the float checkpoint it was made from.",
+                keys);
+    }
+
     // Keys torch ignores without a word.
     {
-        std::vector<std::string> none, other;
+        std::vector<std::string> none, other, unjudged;
         for (const std::string &k : o.ignoredKeys)
-            (underNoneChild(target, k) ? none : other).push_back(k);
+            (underNoneChild(target, k) ? none : underOpaqueModule(target, k) ? unjudged : other).push_back(k);
+        if (!unjudged.empty())
+            cause("unjudged", "Not judged: " + someKeys(unjudged),
+                "These keys go to modules whose state_dict ptscope cannot model (see the notes): torch may load "
+                "them, report them or fail on them. Check them with the real model, or compare against its saved "
+                "state_dict (torch.save(model.state_dict(), ...)) instead.",
+                unjudged);
         if (!none.empty())
             cause("none_child", "Keys under a submodule set to None are silently ignored: " + someKeys(none),
                 "The model registers that child as None (an optional part switched off): load_state_dict skips "

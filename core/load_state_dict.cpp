@@ -129,6 +129,26 @@ void markTies(ModelStructure &m)
 // Target structure from a whole pickled module
 // --------------------------------------------------------------------------------------------
 
+// torch's quantized modules (eager mode, static and dynamic) keep their weights in packed
+// parameter objects and write their state_dict keys themselves (_save_to_state_dict): scale,
+// zero_point, _packed_params.dtype/_packed_params, _all_weight_values.N.param and so on.
+bool writesOwnKeys(const std::string &className)
+{
+    for (const char *p : {"torch.ao.nn.quantized.", "torch.nn.quantized.", "torch.ao.nn.intrinsic.quantized.",
+                          "torch.nn.intrinsic.quantized."})
+        if (className.rfind(p, 0) == 0)
+            return true;
+    return false;
+}
+
+std::string quantizedNote(const std::string &prefix, const std::string &className)
+{
+    return "'" + (prefix.empty() ? std::string("the model") : prefix.substr(0, prefix.size() - 1))
+        + "' is a quantized module (" + className
+        + "): it writes its own state_dict keys (scale, zero_point, packed weights), which ptscope does not "
+          "model: its keys are not judged";
+}
+
 struct ModuleWalker
 {
     const Checkpoint &cp;
@@ -165,6 +185,11 @@ struct ModuleWalker
             out.modules.back().opaque = true;
             out.notes.push_back(
                 "module nesting at '" + prefix + "' is cyclic or deeper than 256: its keys are not judged");
+            return index;
+        }
+        if (writesOwnKeys(out.modules.back().className)) {
+            out.modules.back().opaque = true;
+            out.notes.push_back(quantizedNote(prefix, out.modules.back().className));
             return index;
         }
         stack.push_back(module);
@@ -263,6 +288,11 @@ void walkScript(const Checkpoint &cp, ValueId module, const std::string &prefix,
     node.className = demangleScriptClass(className(cp.arena, module));
     if (!cls || depth > 256) {
         node.opaque = true;
+        return;
+    }
+    if (writesOwnKeys(node.className)) {
+        node.opaque = true;
+        out.notes.push_back(quantizedNote(prefix, node.className));
         return;
     }
     const auto attrs = objectAttributes(cp.arena, module);
@@ -387,6 +417,32 @@ ModelStructure buildFromKeys(const std::vector<KeyRecord> &keys, const std::vect
                 slot.tiedTo = it->second;
         }
         m.modules[static_cast<std::size_t>(ensure(owner, ensure))].slots.push_back(std::move(slot));
+    }
+    // Keys whose values are packed quantized parameters (a torch.dtype, a tuple of tensors, a
+    // ScriptObject) are written by a quantized module's own _save_to_state_dict: that module is not
+    // modelled (its keys are not judged), as for a quantized module of a pickled model.
+    for (const KeyRecord &k : keys) {
+        if (k.isTensor)
+            continue;
+        std::string owner;
+        bool found = false;
+        for (const char *marker : {"_packed_params.", "_all_weight_values."}) {
+            const std::string mk = marker;
+            const auto at = k.key.rfind(mk);
+            if (at != std::string::npos && (at == 0 || k.key[at - 1] == '.')) {
+                owner = at == 0 ? std::string() : k.key.substr(0, at - 1);
+                found = true;
+                break;
+            }
+        }
+        if (!found)
+            continue;
+        ModuleNode &node = m.modules[static_cast<std::size_t>(ensure(owner, ensure))];
+        if (node.opaque)
+            continue;
+        node.opaque = true;
+        m.notes.push_back(quantizedNote(owner.empty() ? owner : owner + ".",
+                                        node.className.empty() ? "its keys hold packed parameters" : node.className));
     }
     for (const ModuleRecord &r : records) {
         ModuleNode &node = m.modules[static_cast<std::size_t>(byName[r.name])];

@@ -90,6 +90,7 @@ private Q_SLOTS:
     void fileErrors_data();
     void fileErrors();
     void extensionIsIgnored();
+    void tensorsInSetStateArguments();
     void openingReadsNoTensorData();
     void openFileLimitIsRaised();
     void jsonIsValidForEveryFixture();
@@ -372,6 +373,32 @@ void TestCheckpoint::fileErrors()
     if (kind == QLatin1String("lfs"))
         QVERIFY2(message.contains(QStringLiteral("1340000000")) && message.contains(QStringLiteral("git lfs pull")),
                  qPrintable(message));
+}
+
+// A whole pickled model with dynamically quantized layers keeps its packed weights in
+// torch.ScriptObject states ((qweight, bias), class name) set by BUILD, not in attribute dicts: they
+// are listed under the step "(state)", with the shapes the model's state_dict gives them
+// (fc1: Linear(6, 8), fc2: Linear(8, 3), rnn: LSTM(3, 3)).
+void TestCheckpoint::tensorsInSetStateArguments()
+{
+    auto cp = openCheckpoint(PTSCOPE_TEST_DATA_DIR "/diff/tgt_qmlp_dynamic_whole.pt");
+    QVERIFY(cp.ok());
+    QStringList found;
+    for (const TensorRef &ref : (*cp)->tensorRefs) {
+        const TensorInfo &t = (*cp)->tensors[ref.tensor];
+        QString path;
+        for (const std::string &step : ref.path)
+            path += QString::fromStdString(step) + QLatin1Char('/');
+        QString shape;
+        for (std::int64_t d : t.shape)
+            shape += QString::number(d) + QLatin1Char(' ');
+        found << path + QStringLiteral(" ") + QString::fromStdString(t.dtype) + QStringLiteral(" ") + shape.trimmed();
+    }
+    const QString fc1 = QStringLiteral("_modules/fc1/_modules/_packed_params/_packed_params/(state)/0/");
+    QVERIFY2(found.contains(fc1 + QStringLiteral("0/ qint8 8 6")), qPrintable(found.join(QLatin1Char('\n'))));
+    QVERIFY(found.contains(fc1 + QStringLiteral("1/ float32 8")));
+    QVERIFY(found.contains(QStringLiteral("_modules/fc2/_modules/_packed_params/_packed_params/(state)/0/0/ qint8 3 8")));
+    QCOMPARE(found.size(), 10); // 2 per Linear, 6 for the LSTM (two packed weights with their biases, two biases)
 }
 
 void TestCheckpoint::extensionIsIgnored()
