@@ -208,8 +208,7 @@ void printHuman(const Checkpoint &source, const SourceStateDict &sd, const std::
             printTable(rows, s);
         }
     }
-    std::vector<std::string> notes = model.notes;
-    notes.insert(notes.end(), o.assumptions.begin(), o.assumptions.end());
+    const std::vector<std::string> notes = loadNotes(model, o);
     if (!notes.empty()) {
         std::printf("\n%sNotes%s\n", s.yellow(), s.reset());
         for (const std::string &n : notes)

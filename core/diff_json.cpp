@@ -161,9 +161,7 @@ std::string diffJson(const Checkpoint &source, const SourceStateDict &sd, const 
         if (!valuesBackend.reason.empty())
             w.field("values_backend_reason", valuesBackend.reason);
     }
-    std::vector<std::string> notes = model.notes;
-    notes.insert(notes.end(), o.assumptions.begin(), o.assumptions.end());
-    w.key("notes").stringArray(notes);
+    w.key("notes").stringArray(loadNotes(model, o));
     w.endObject();
     return w.str() + "\n";
 }

@@ -1370,4 +1370,11 @@ LoadOutcome emulateLoadStateDict(const ModelStructure &model, const SourceStateD
     return std::move(em.out);
 }
 
+std::vector<std::string> loadNotes(const ModelStructure &model, const LoadOutcome &outcome)
+{
+    std::vector<std::string> notes = model.notes;
+    notes.insert(notes.end(), outcome.assumptions.begin(), outcome.assumptions.end());
+    return notes;
+}
+
 } // namespace ptscope::core

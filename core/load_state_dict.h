@@ -182,6 +182,10 @@ SourceStateDict sourceFromValue(const Checkpoint &cp, ValueId value, ObjectPath 
 // model.load_state_dict(source) under the given rules.
 LoadOutcome emulateLoadStateDict(const ModelStructure &model, const SourceStateDict &source, TorchRules rules);
 
+// What a reader of the outcome must know: the model's notes (what its file could not say), then
+// the emulation's assumptions. Every front end shows these.
+std::vector<std::string> loadNotes(const ModelStructure &model, const LoadOutcome &outcome);
+
 // Helpers shared with the explanations and front ends.
 std::string torchSizeText(const std::vector<std::int64_t> &shape); // "torch.Size([5, 3])"
 std::string pythonTypeOf(const Checkpoint &cp, ValueId value); // "<class 'int'>"

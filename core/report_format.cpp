@@ -442,9 +442,7 @@ void comparisonBlocks(Builder &b, const Report &r)
         b.paragraph("Source over target, on the same bins (from the smaller min to the larger max of the two).");
         b.histograms(c.overlaid);
     }
-    std::vector<std::string> notes = c.model.notes;
-    notes.insert(notes.end(), o.assumptions.begin(), o.assumptions.end());
-    for (const std::string &n : notes)
+    for (const std::string &n : loadNotes(c.model, o))
         b.note(n, "warn");
 }
 

@@ -614,7 +614,7 @@ void CompareView::onAnalysed(const Outcome &outcome)
         m_targetKeyCombo->setEnabled(false);
     }
     m_swap->setEnabled(m_target != nullptr);
-    m_explanation->setReport(*m_report, m_rulesCombo->currentText(), -1);
+    m_explanation->setReport(*m_report, m_rulesCombo->currentText(), -1, core::loadNotes(m_data->model, m_report->outcome));
     showData(m_data);
     std::size_t problems = 0;
     for (const core::AlignedKey &k : m_data->keys)
@@ -673,7 +673,7 @@ bool CompareView::previewSuggestion(int index)
     m_previewing = index;
     core::DiffReport shown = *m_report;
     shown.outcome = data->outcome;
-    m_explanation->setReport(shown, m_rulesCombo->currentText(), index);
+    m_explanation->setReport(shown, m_rulesCombo->currentText(), index, core::loadNotes(data->model, data->outcome));
     m_previewText->setText(tr("<b>Previewing fix %1:</b> %2 — %3. Nothing on disk changes.")
                                .arg(index + 1)
                                .arg(QString::fromStdString(s.title).toHtmlEscaped(),
@@ -696,7 +696,7 @@ void CompareView::clearPreview()
     m_previewing = -1;
     m_previewData.reset();
     m_previewBanner->hide();
-    m_explanation->setReport(*m_report, m_rulesCombo->currentText(), -1);
+    m_explanation->setReport(*m_report, m_rulesCombo->currentText(), -1, core::loadNotes(m_data->model, m_report->outcome));
     showData(m_data);
     m_status->setText(tr("Back to the files: %1 keys").arg(m_data->keys.size()));
     emit compared();

@@ -85,7 +85,8 @@ void ExplanationPanel::clear(const QString &message)
     m_suggestions = nullptr;
 }
 
-void ExplanationPanel::setReport(const core::DiffReport &report, const QString &rulesName, int previewing)
+void ExplanationPanel::setReport(const core::DiffReport &report, const QString &rulesName, int previewing,
+                                 const std::vector<std::string> &notes)
 {
     const core::LoadOutcome &o = report.outcome;
     const bool ok = o.strictOk();
@@ -129,6 +130,12 @@ void ExplanationPanel::setReport(const core::DiffReport &report, const QString &
         for (const core::DiffCause &c : report.causes)
             causes += QStringLiteral("<li><b>%1</b><br>%2</li>").arg(q(c.title).toHtmlEscaped(), q(c.explanation).toHtmlEscaped());
         causes += QStringLiteral("</ol>");
+    }
+    if (!notes.empty()) {
+        causes += QStringLiteral("<p style='margin:6px 0 2px 0'><b>%1</b></p><ul style='margin:0'>").arg(tr("Notes"));
+        for (const std::string &n : notes)
+            causes += QStringLiteral("<li>%1</li>").arg(q(n).toHtmlEscaped());
+        causes += QStringLiteral("</ul>");
     }
     m_causes->setText(causes);
 

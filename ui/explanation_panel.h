@@ -25,7 +25,9 @@ public:
     ~ExplanationPanel() override;
 
     // `previewing`: the index of the suggestion being previewed, or -1.
-    void setReport(const core::DiffReport &report, const QString &rulesName, int previewing);
+    // `notes`: what the comparison could not know (core::loadNotes), listed after the causes.
+    void setReport(const core::DiffReport &report, const QString &rulesName, int previewing,
+                   const std::vector<std::string> &notes = {});
     void clear(const QString &message);
     QString verdictText() const;
     QString torchMessage() const;

@@ -315,6 +315,21 @@ private slots:
         QCOMPARE(view.targetPath(), source);
     }
 
+    // What the comparison could not judge is said beside the causes, as the CLI and reports say it:
+    // a whole pickled model with quantized layers, whose keys ptscope does not model.
+    void notesBesideTheCauses()
+    {
+        ui::CompareView view;
+        QSignalSpy compared(&view, &ui::CompareView::compared);
+        view.compare(diff(QStringLiteral("src_quantized_dynamic.pt")), diff(QStringLiteral("tgt_qmlp_dynamic_whole.pt")));
+        QTRY_COMPARE(compared.count(), 1);
+        const QString causes = view.findChild<QLabel *>(QStringLiteral("causesLabel"))->text();
+        QVERIFY2(causes.contains(QStringLiteral("Notes")) && causes.contains(QStringLiteral("'fc1' is a quantized module")),
+                 qPrintable(causes));
+        QVERIFY(causes.contains(QStringLiteral("Not judged")));
+        QVERIFY(keysWith(*view.model(), core::KeyStatus::Unexpected).isEmpty());
+    }
+
     void trainingCheckpointKeys()
     {
         ui::CompareView view;
