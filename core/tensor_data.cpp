@@ -721,6 +721,48 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
         return reader;
     }
 
+    if (t.layout == "nested") {
+        // The components one after the other, as the buffer holds them when each is contiguous and
+        // they follow each other (what torch.nested builds): read as the buffer. Others are refused.
+        if (t.components.size() != 4)
+            return tensorError(cp, tensorIndex, "its nested components are missing");
+        for (std::uint32_t c : t.components)
+            if (c >= cp.tensors.size() || c == tensorIndex || cp.tensors[c].layout != "strided")
+                return tensorError(cp, tensorIndex, "its nested components are not dense tensors");
+        const TensorInfo &st = cp.tensors[t.components[1]];
+        if (st.shape.size() != 2 || cp.tensors[t.components[2]].shape != st.shape
+            || cp.tensors[t.components[3]].numel != static_cast<std::uint64_t>(st.shape[0]))
+            return tensorError(cp, tensorIndex, "its nested sizes, strides and offsets do not agree");
+        constexpr std::uint64_t kMaxMetadata = 1ull << 26;
+        auto sizes = readAll(cp, t.components[1], kMaxMetadata);
+        auto strides = sizes ? readAll(cp, t.components[2], kMaxMetadata) : sizes;
+        auto offsets = strides ? readAll(cp, t.components[3], kMaxMetadata) : strides;
+        if (!offsets)
+            return offsets.error();
+        const auto rank = static_cast<std::size_t>(st.shape[1]);
+        std::uint64_t next = 0;
+        for (std::size_t i = 0; i < static_cast<std::size_t>(st.shape[0]); ++i) {
+            std::uint64_t expect = 1, count = 1;
+            bool packed = (*offsets)[i] == static_cast<double>(next);
+            for (std::size_t j = rank; j-- > 0;) {
+                const double size = (*sizes)[i * rank + j];
+                packed = packed && size >= 0 && size < 9e15 && (size <= 1 || (*strides)[i * rank + j] == static_cast<double>(expect));
+                if (packed && mulOverflow(expect, static_cast<std::uint64_t>(size), expect))
+                    packed = false;
+            }
+            count = expect;
+            if (!packed || addOverflow(next, count, next))
+                return tensorError(cp, tensorIndex, "nested component " + std::to_string(i)
+                                                        + " is not stored contiguously after the one before it");
+        }
+        auto buffer = open(cp, t.components[0], part);
+        if (!buffer)
+            return buffer.error();
+        if ((*buffer)->numel() != next)
+            return tensorError(cp, tensorIndex, "its buffer holds " + std::to_string((*buffer)->numel())
+                                                    + " elements, its components " + std::to_string(next));
+        return buffer;
+    }
     if (t.layout != "strided")
         return tensorError(cp, tensorIndex, "layout " + t.layout + " has no element reader");
     if (t.storage < 0) {

@@ -606,10 +606,20 @@ std::int32_t TorchInterpreter::callTensorFunction(const std::string &module, con
             why = "its buffer is not a tensor";
             return -1;
         }
+        // (buffer, sizes, strides, storage offsets): the components' elements lie in the buffer.
         info.components = {static_cast<std::uint32_t>(buffer)};
-        info.dtype = m_cp.tensors[static_cast<std::size_t>(buffer)].dtype;
-        info.device = m_cp.tensors[static_cast<std::size_t>(buffer)].device;
-        return newTensor(std::move(info));
+        for (std::size_t i = 1; i < 4 && i < arg.size(); ++i)
+            if (const std::int32_t c = tensorOf(arg[i]); c >= 0)
+                info.components.push_back(static_cast<std::uint32_t>(c));
+        const TensorInfo &b = m_cp.tensors[static_cast<std::size_t>(buffer)];
+        info.dtype = b.dtype;
+        info.device = b.device;
+        const std::uint64_t numel = b.numel, nbytes = b.nbytes;
+        const std::int32_t t = newTensor(std::move(info));
+        // Its elements are the buffer's (a nested tensor has no single shape): the counts are.
+        m_cp.tensors[static_cast<std::size_t>(t)].numel = numel;
+        m_cp.tensors[static_cast<std::size_t>(t)].nbytes = nbytes;
+        return t;
     }
     if (module == "torch._tensor" && (name == "_rebuild_from_type_v2" || name == "_rebuild_from_type")) {
         // (func, new_type, args, state): func(*args) then the class is swapped to new_type.
