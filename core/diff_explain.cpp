@@ -1037,15 +1037,10 @@ DiffReport explainDiff(
     // zero_point and packed weights where the float layers take weight and bias.
     {
         std::set<std::string> owners; // prefixes with the dot
-        for (const SourceEntry &e : source.entries) {
-            if (e.isTensor)
-                continue;
-            for (const char *marker : {"_packed_params.", "_all_weight_values."}) {
-                const auto at = e.key.rfind(marker);
-                if (at != std::string::npos && (at == 0 || e.key[at - 1] == '.'))
-                    owners.insert(e.key.substr(0, at));
-            }
-        }
+        for (const SourceEntry &e : source.entries)
+            if (!e.isTensor)
+                if (auto owner = packedParamsOwner(e.key))
+                    owners.insert(*owner);
         std::vector<std::string> keys, names;
         auto under = [&](const std::string &k) {
             return std::any_of(owners.begin(), owners.end(), [&](const std::string &owner) { return startsWith(k, owner); });

@@ -424,25 +424,16 @@ ModelStructure buildFromKeys(const std::vector<KeyRecord> &keys, const std::vect
     for (const KeyRecord &k : keys) {
         if (k.isTensor)
             continue;
-        std::string owner;
-        bool found = false;
-        for (const char *marker : {"_packed_params.", "_all_weight_values."}) {
-            const std::string mk = marker;
-            const auto at = k.key.rfind(mk);
-            if (at != std::string::npos && (at == 0 || k.key[at - 1] == '.')) {
-                owner = at == 0 ? std::string() : k.key.substr(0, at - 1);
-                found = true;
-                break;
-            }
-        }
-        if (!found)
+        const std::optional<std::string> prefix = packedParamsOwner(k.key);
+        if (!prefix)
             continue;
-        ModuleNode &node = m.modules[static_cast<std::size_t>(ensure(owner, ensure))];
+        ModuleNode &node = m.modules[static_cast<std::size_t>(
+            ensure(prefix->empty() ? *prefix : prefix->substr(0, prefix->size() - 1), ensure))];
         if (node.opaque)
             continue;
         node.opaque = true;
-        m.notes.push_back(quantizedNote(owner.empty() ? owner : owner + ".",
-                                        node.className.empty() ? "its keys hold packed parameters" : node.className));
+        m.notes.push_back(
+            quantizedNote(*prefix, node.className.empty() ? "its keys hold packed parameters" : node.className));
     }
     for (const ModuleRecord &r : records) {
         ModuleNode &node = m.modules[static_cast<std::size_t>(byName[r.name])];
@@ -1375,6 +1366,16 @@ std::vector<std::string> loadNotes(const ModelStructure &model, const LoadOutcom
     std::vector<std::string> notes = model.notes;
     notes.insert(notes.end(), outcome.assumptions.begin(), outcome.assumptions.end());
     return notes;
+}
+
+std::optional<std::string> packedParamsOwner(const std::string &key)
+{
+    for (const std::string marker : {"_packed_params.", "_all_weight_values."}) {
+        const auto at = key.rfind(marker);
+        if (at != std::string::npos && (at == 0 || key[at - 1] == '.'))
+            return key.substr(0, at);
+    }
+    return std::nullopt;
 }
 
 } // namespace ptscope::core

@@ -182,6 +182,11 @@ SourceStateDict sourceFromValue(const Checkpoint &cp, ValueId value, ObjectPath 
 // model.load_state_dict(source) under the given rules.
 LoadOutcome emulateLoadStateDict(const ModelStructure &model, const SourceStateDict &source, TorchRules rules);
 
+// The module prefix (with its dot; empty for the root) of a key that torch's quantized modules write
+// for their packed parameters ("fc1._packed_params._packed_params", "rnn._all_weight_values.0.param"),
+// or nullopt for any other key.
+std::optional<std::string> packedParamsOwner(const std::string &key);
+
 // What a reader of the outcome must know: the model's notes (what its file could not say), then
 // the emulation's assumptions. Every front end shows these.
 std::vector<std::string> loadNotes(const ModelStructure &model, const LoadOutcome &outcome);
