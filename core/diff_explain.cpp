@@ -1063,6 +1063,43 @@ DiffReport explainDiff(
                 keys);
     }
 
+    // torch.nn.utils.spectral_norm's load pre-hook: keys it reports (before the module reports them
+    // again) when the checkpoint is not of a spectral-norm layer, or an old layout it converts.
+    {
+        std::vector<std::string> layers, keys;
+        for (const ModuleNode &n : target.modules)
+            for (const std::string &name : n.spectralNorm) {
+                const std::string w = n.prefix + name;
+                bool involved = false;
+                for (const auto *list : {&o.missingKeys, &o.unexpectedKeys, &o.convertedKeys})
+                    for (const std::string &k : *list)
+                        if (k == w || k == w + "_orig" || k == w + "_u" || k == w + "_v") {
+                            involved = true;
+                            if (std::find(keys.begin(), keys.end(), k) == keys.end())
+                                keys.push_back(k);
+                        }
+                if (involved)
+                    layers.push_back(w);
+            }
+        const bool converted = !o.convertedKeys.empty();
+        if (!layers.empty())
+            cause("spectral_norm",
+                converted && o.strictOk()
+                    ? "An old spectral_norm layout, converted by torch: " + someKeys(layers)
+                    : "The model applies spectral_norm to " + someKeys(layers) + "; the checkpoint's layer does not",
+                converted && o.strictOk()
+                    ? std::string("The checkpoint holds weight_orig, weight and weight_u without spectral_norm's "
+                                  "version in its _metadata: spectral_norm's load hook removes weight and computes "
+                                  "weight_v from them, so the load succeeds.")
+                    : std::string("torch.nn.utils.spectral_norm keeps the weight as weight_orig with the buffers "
+                                  "weight_u and weight_v, and its load hook reports weight_orig, weight and weight_u "
+                                  "as missing before the layer reports its own missing keys: that is why some are "
+                                  "listed twice. Load the checkpoint into the model before applying spectral_norm "
+                                  "(or after torch.nn.utils.remove_spectral_norm), or load a checkpoint saved with "
+                                  "spectral_norm."),
+                keys);
+    }
+
     // Keys torch ignores without a word.
     {
         std::vector<std::string> none, other, unjudged;

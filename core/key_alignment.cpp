@@ -49,6 +49,7 @@ std::vector<AlignedKey> alignKeys(const ModelStructure &model, const SourceState
     const auto unexpected = setOf(o.unexpectedKeys);
     const auto ignored = setOf(o.ignoredKeys);
     const auto dropped = setOf(o.droppedRunningStats);
+    const auto converted = setOf(o.convertedKeys);
     const auto filled = setOf(o.filledIn);
     const auto nonTensor = setOf(o.nonTensorKeys);
     const auto copyFailure = setOf(o.copyFailureKeys);
@@ -96,6 +97,11 @@ std::vector<AlignedKey> alignKeys(const ModelStructure &model, const SourceState
         } else if (filled.count(k)) {
             a.status = KeyStatus::FilledIn;
             a.note = "not in the checkpoint; torch fills it in (the checkpoint predates it)";
+        } else if (converted.count(k)) {
+            a.status = a.inTarget && a.sourceEntry < 0 ? KeyStatus::FilledIn : KeyStatus::Ignored;
+            a.note = a.status == KeyStatus::FilledIn
+                ? "not in the checkpoint; spectral_norm's load hook computes it from the old layout"
+                : "spectral_norm's load hook removes it (the old layout) and computes weight_v from it";
         } else if (dropped.count(k)) {
             a.status = KeyStatus::Ignored;
             a.note = "an old InstanceNorm running-stats key torch removes before loading";

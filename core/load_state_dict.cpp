@@ -233,6 +233,20 @@ struct ModuleWalker
             node.normBase = true;
         if (isTorchClass(node.className))
             node.extraState = false;
+        // torch.nn.utils.spectral_norm registers a load_state_dict pre-hook (wrapped in _WrappedHook
+        // since torch 1.13) that holds the SpectralNorm object and its weight's name.
+        const ValueId preHooks = attribute(a, module, "_load_state_dict_pre_hooks");
+        if (a.valid(preHooks) && a[preHooks].kind == ValueKind::Dict)
+            for (const auto &[k, hook] : a[preHooks].entries) {
+                ValueId h = hook;
+                if (endsWith(className(a, h), "._WrappedHook"))
+                    h = attribute(a, h, "hook");
+                if (className(a, h) != "torch.nn.utils.spectral_norm.SpectralNormLoadStateDictPreHook")
+                    continue;
+                const ValueId name = attribute(a, attribute(a, h, "fn"), "name");
+                if (a.isString(name))
+                    node.spectralNorm.push_back(a[name].text);
+            }
         applyNormRules(node);
         const std::string cls = node.className;
         out.modules[static_cast<std::size_t>(index)] = std::move(node);
@@ -448,6 +462,22 @@ ModelStructure buildFromKeys(const std::vector<KeyRecord> &keys, const std::vect
             node.children.emplace_back(c, -1);
     }
     for (ModuleNode &node : m.modules) {
+        // spectral_norm's layout (X_orig, X_u, X_v, no X) is taken for spectral_norm on X: its hooks
+        // are not in a state_dict or a manifest.
+        for (const ModuleSlot &orig : node.slots) {
+            if (!endsWith(orig.name, "_orig"))
+                continue;
+            const std::string name = orig.name.substr(0, orig.name.size() - 5);
+            int found = 0;
+            bool plain = false;
+            for (const ModuleSlot &other : node.slots) {
+                found += other.name == name + "_u" || other.name == name + "_v";
+                plain |= other.name == name;
+            }
+            if (found == 2 && !plain
+                && std::find(node.spectralNorm.begin(), node.spectralNorm.end(), name) == node.spectralNorm.end())
+                node.spectralNorm.push_back(name);
+        }
         if (!node.extraState)
             node.extraState = false; // a fresh state_dict lists _extra_state wherever the class has it
         applyNormRules(node);
@@ -474,9 +504,13 @@ std::optional<std::int64_t> intOf(const ValueArena &a, ValueId v)
     return std::nullopt;
 }
 
-// The _metadata of a dict (an attribute set by BUILD): module prefix -> "version".
-bool readMetadata(
-    const Checkpoint &cp, ValueId dictId, std::vector<std::pair<std::string, std::optional<std::int64_t>>> &out)
+using SpectralNormRecords = std::vector<std::pair<std::pair<std::string, std::string>, std::optional<std::int64_t>>>;
+
+// The _metadata of a dict (an attribute set by BUILD): module prefix -> "version", and (optional)
+// what torch.nn.utils.spectral_norm records there: {"spectral_norm": {"weight.version": 1}}.
+bool readMetadata(const Checkpoint &cp, ValueId dictId,
+                  std::vector<std::pair<std::string, std::optional<std::int64_t>>> &out,
+                  SpectralNormRecords *spectral = nullptr)
 {
     const ValueArena &a = cp.arena;
     if (!a.valid(dictId) || a[dictId].kind != ValueKind::Dict)
@@ -484,8 +518,17 @@ bool readMetadata(
     const ValueId md = dictGet(a, a[dictId].state, "_metadata");
     if (!a.valid(md) || a[md].kind != ValueKind::Dict)
         return false;
-    for (const auto &[k, v] : a[md].entries)
+    for (const auto &[k, v] : a[md].entries) {
         out.emplace_back(keyText(a, k), intOf(a, dictGet(a, v, "version")));
+        const ValueId sn = dictGet(a, v, "spectral_norm");
+        if (!spectral || !a.valid(sn) || a[sn].kind != ValueKind::Dict)
+            continue;
+        for (const auto &[name, version] : a[sn].entries) {
+            const std::string n = keyText(a, name);
+            if (endsWith(n, ".version"))
+                spectral->push_back({{keyText(a, k), n.substr(0, n.size() - 8)}, intOf(a, version)});
+        }
+    }
     return true;
 }
 
@@ -520,8 +563,15 @@ ModelStructure structureFromStateDict(const Checkpoint &cp, const std::vector<St
         keys.push_back(std::move(k));
     }
     std::vector<std::pair<std::string, std::optional<std::int64_t>>> metadata;
-    const bool hasMetadata = readMetadata(cp, dictId, metadata);
+    SpectralNormRecords spectral;
+    const bool hasMetadata = readMetadata(cp, dictId, metadata, &spectral);
     ModelStructure m = buildFromKeys(keys, recordsFromMetadata(metadata));
+    // A module whose state_dict recorded a spectral_norm version has spectral_norm's hooks.
+    for (const auto &[where, version] : spectral)
+        for (ModuleNode &n : m.modules)
+            if (n.prefix == (where.first.empty() ? where.first : where.first + ".")
+                && std::find(n.spectralNorm.begin(), n.spectralNorm.end(), where.second) == n.spectralNorm.end())
+                n.spectralNorm.push_back(where.second);
     m.origin = hasMetadata ? "inferred from the state_dict's keys and its _metadata"
                            : "inferred from the state_dict's keys; it has no _metadata";
     m.notes.push_back("module classes are not recorded in a state_dict: a module holding running_mean, running_var "
@@ -841,6 +891,50 @@ struct Emulator
                 out.filledIn.push_back(key);
             }
         }
+        // torch.nn.utils.spectral_norm's pre-hook (SpectralNormLoadStateDictPreHook), before the module's
+        // own keys: without a spectral_norm version in the checkpoint's metadata it reports each of
+        // weight_orig, weight and weight_u it lacks as missing (the module then reports its own
+        // missing keys again), or, holding all three, turns the old layout into the new one (weight
+        // popped, weight_v computed from the others).
+        for (const std::string &name : node.spectralNorm) {
+            const std::optional<std::int64_t> snVersion = source.spectralNormVersion(prefix, name);
+            if (snVersion && *snVersion >= 1)
+                continue;
+            const std::string w = prefix + name;
+            auto has = [&](const std::string &k) { return present.count(k) > 0; };
+            if (!snVersion && has(w + "_orig") && has(w + "_u") && has(w + "_v") && !has(w))
+                continue;
+            bool lacking = false;
+            for (const char *suffix : {"_orig", "", "_u"})
+                if (!has(w + suffix)) {
+                    lacking = true;
+                    out.missingKeys.push_back(w + suffix);
+                }
+            if (lacking)
+                continue;
+            const std::int32_t weightIdx = present[w];
+            dict.erase(std::find(dict.begin(), dict.end(), weightIdx));
+            present.erase(work[static_cast<std::size_t>(weightIdx)].key);
+            used.insert(w);
+            out.convertedKeys.push_back(w);
+            if (!has(w + "_v")) {
+                SourceEntry e;
+                e.key = w + "_v";
+                e.isTensor = true;
+                const SourceEntry &orig = work[static_cast<std::size_t>(present[w + "_orig"])];
+                e.dtype = orig.dtype;
+                e.device = orig.device;
+                e.layout = "strided";
+                for (const ModuleSlot &sl : node.slots)
+                    if (sl.name == name + "_v")
+                        e.shape = sl.shape;
+                work.push_back(std::move(e));
+                const auto idx = static_cast<std::int32_t>(work.size() - 1);
+                dict.push_back(idx);
+                present.emplace(work.back().key, idx);
+                out.convertedKeys.push_back(w + "_v");
+            }
+        }
         std::unordered_set<std::string> local;
         for (std::size_t s = 0; s < node.slots.size(); ++s) {
             const ModuleSlot &slot = node.slots[s];
@@ -1003,6 +1097,15 @@ std::optional<std::int64_t> SourceStateDict::versionFor(const std::string &prefi
     for (const auto &[k, v] : metadata)
         if (k == name)
             return v;
+    return std::nullopt;
+}
+
+std::optional<std::int64_t> SourceStateDict::spectralNormVersion(const std::string &prefix, const std::string &name) const
+{
+    const std::string module = prefix.empty() ? prefix : prefix.substr(0, prefix.size() - 1);
+    for (const auto &[where, version] : spectralNorm)
+        if (where.first == module && where.second == name)
+            return version;
     return std::nullopt;
 }
 
@@ -1292,7 +1395,7 @@ SourceStateDict sourceFromValue(const Checkpoint &cp, ValueId value, ObjectPath 
         index.emplace(e.key, sd.entries.size());
         sd.entries.push_back(std::move(e));
     }
-    sd.hasMetadata = readMetadata(cp, value, sd.metadata);
+    sd.hasMetadata = readMetadata(cp, value, sd.metadata, &sd.spectralNorm);
     return sd;
 }
 

@@ -67,6 +67,9 @@ struct ModuleNode
     bool instanceNorm = false; // an _InstanceNorm: the pre-0.4 running-stats check
     std::optional<bool> extraState; // the class overrides set_extra_state; nullopt: cannot be known
     bool opaque = false; // pickled in a way that cannot be followed: its keys are not judged
+    // Weights under torch.nn.utils.spectral_norm ("weight"), whose load_state_dict pre-hook reads and
+    // rewrites the checkpoint's keys for this module.
+    std::vector<std::string> spectralNorm;
 
     std::string shortClassName() const; // "BatchNorm2d"
 };
@@ -107,8 +110,13 @@ struct SourceStateDict
     // _metadata: module prefix without the trailing dot -> its "version" (nullopt: no version entry).
     std::vector<std::pair<std::string, std::optional<std::int64_t>>> metadata;
 
+    // _metadata[module]["spectral_norm"][name + ".version"]: (module prefix without the dot, name) -> version.
+    std::vector<std::pair<std::pair<std::string, std::string>, std::optional<std::int64_t>>> spectralNorm;
+
     // local_metadata.get("version") for a module prefix ("bn1." or ""), as torch looks it up.
     std::optional<std::int64_t> versionFor(const std::string &prefix) const;
+    // local_metadata.get("spectral_norm", {}).get(name + ".version") for a module prefix.
+    std::optional<std::int64_t> spectralNormVersion(const std::string &prefix, const std::string &name) const;
     const SourceEntry *find(const std::string &key) const;
 };
 
@@ -149,6 +157,9 @@ struct LoadOutcome
     std::vector<LoadedTensor> loaded;
     std::vector<std::string> filledIn; // num_batches_tracked keys torch fills in (no or old _metadata)
     std::vector<std::string> droppedRunningStats; // InstanceNorm's pre-0.4 keys torch removes
+    // An old spectral_norm layout rewritten by its load pre-hook: the weight it removes and the
+    // weight_v it computes (not in the checkpoint).
+    std::vector<std::string> convertedKeys;
     std::vector<std::string> nonTensorKeys; // keys whose value is not a tensor (an error message each)
     std::vector<std::string> copyFailureKeys; // keys whose copy_ raises (meta tensors: no data)
     std::vector<std::string> ignoredKeys; // source keys neither loaded nor reported (under None children, ...)

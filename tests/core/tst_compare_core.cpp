@@ -356,7 +356,10 @@ private slots:
         const LoadOutcome o = emulateLoadStateDict(*model, *sd, TorchRules::Torch1_13);
         const std::vector<AlignedKey> rows = alignKeys(*model, *sd, o);
         const QJsonObject nonStrict = rec[QStringLiteral("non_strict")].toObject();
-        QCOMPARE(keysWith(rows, KeyStatus::Missing), strings(nonStrict[QStringLiteral("missing")]));
+        // One row per key; torch lists a key twice where spectral_norm's load hook reports it too.
+        QStringList missing = strings(nonStrict[QStringLiteral("missing")]);
+        missing.removeDuplicates();
+        QCOMPARE(keysWith(rows, KeyStatus::Missing), missing);
         QCOMPARE(keysWith(rows, KeyStatus::Unexpected), strings(nonStrict[QStringLiteral("unexpected")]));
         // One row per key of either side, each key once.
         QSet<QString> all;

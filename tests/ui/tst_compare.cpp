@@ -162,7 +162,10 @@ private slots:
         model.setData(data);
         QCOMPARE(keyRows(model), int(data->keys.size()));
         const QJsonObject nonStrict = rec[QStringLiteral("non_strict")].toObject();
-        QCOMPARE(keysWith(model, core::KeyStatus::Missing), strings(nonStrict[QStringLiteral("missing")]));
+        // One row per key; torch lists a key twice where spectral_norm's load hook reports it too.
+        QStringList missing = strings(nonStrict[QStringLiteral("missing")]);
+        missing.removeDuplicates();
+        QCOMPARE(keysWith(model, core::KeyStatus::Missing), missing);
         QCOMPARE(keysWith(model, core::KeyStatus::Unexpected), strings(nonStrict[QStringLiteral("unexpected")]));
         for (const core::AlignedKey &k : data->keys) {
             const QString key = QString::fromStdString(k.key);
