@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -532,6 +533,18 @@ Error tensorError(const Checkpoint &cp, std::uint32_t index, const std::string &
     return e;
 }
 
+// A composite tensor (sparse, nested) holds `count` components, each a dense tensor other than itself.
+std::optional<Error> checkComponents(const Checkpoint &cp, std::uint32_t index, const TensorInfo &t, std::size_t count,
+                                     const std::string &what)
+{
+    if (t.components.size() != count)
+        return tensorError(cp, index, "its " + what + " components are missing");
+    for (std::uint32_t c : t.components)
+        if (c >= cp.tensors.size() || c == index || cp.tensors[c].layout != "strided")
+            return tensorError(cp, index, "its " + what + " components are not dense tensors");
+    return std::nullopt;
+}
+
 // Reads a whole small tensor (quantization parameters, sparse indices) into memory.
 Result<std::vector<double>> readAll(const Checkpoint &cp, std::uint32_t index, std::uint64_t limit)
 {
@@ -595,11 +608,8 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
     if (t.layout == "sparse_bsr" || t.layout == "sparse_bsc") {
         // Block compressed: (compressed block indices, plain block indices, values (nnz, bh, bw)).
         // Each row of a stored block is bw consecutive dense elements: one sparse entry of `block` = bw.
-        if (t.components.size() != 3)
-            return tensorError(cp, tensorIndex, "its sparse components are missing");
-        for (std::uint32_t c : t.components)
-            if (c >= cp.tensors.size() || c == tensorIndex || cp.tensors[c].layout != "strided")
-                return tensorError(cp, tensorIndex, "its sparse components are not dense tensors");
+        if (auto error = checkComponents(cp, tensorIndex, t, 3, "sparse"))
+            return *error;
         const TensorInfo &vt = cp.tensors[t.components[2]];
         if (t.shape.size() != 2 || vt.shape.size() != 3)
             return tensorError(cp, tensorIndex, "batched or hybrid block sparse tensors are not supported");
@@ -643,11 +653,8 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
 
     if (t.layout == "sparse_coo" || t.layout == "sparse_csr" || t.layout == "sparse_csc") {
         const bool coo = t.layout == "sparse_coo";
-        if (t.components.size() != (coo ? 2u : 3u))
-            return tensorError(cp, tensorIndex, "its sparse components are missing");
-        for (std::uint32_t c : t.components)
-            if (c >= cp.tensors.size() || c == tensorIndex || cp.tensors[c].layout != "strided")
-                return tensorError(cp, tensorIndex, "its sparse components are not dense tensors");
+        if (auto error = checkComponents(cp, tensorIndex, t, coo ? 2 : 3, "sparse"))
+            return *error;
         const std::uint32_t valuesIndex = t.components.back();
         const TensorInfo &vt = cp.tensors[valuesIndex];
         auto values = TensorElementReader::open(cp, valuesIndex, part);
@@ -724,11 +731,8 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
     if (t.layout == "nested") {
         // The components one after the other, as the buffer holds them when each is contiguous and
         // they follow each other (what torch.nested builds): read as the buffer. Others are refused.
-        if (t.components.size() != 4)
-            return tensorError(cp, tensorIndex, "its nested components are missing");
-        for (std::uint32_t c : t.components)
-            if (c >= cp.tensors.size() || c == tensorIndex || cp.tensors[c].layout != "strided")
-                return tensorError(cp, tensorIndex, "its nested components are not dense tensors");
+        if (auto error = checkComponents(cp, tensorIndex, t, 4, "nested"))
+            return *error;
         const TensorInfo &st = cp.tensors[t.components[1]];
         if (st.shape.size() != 2 || cp.tensors[t.components[2]].shape != st.shape
             || cp.tensors[t.components[3]].numel != static_cast<std::uint64_t>(st.shape[0]))
