@@ -48,8 +48,7 @@ Result<Parts> openParts(const Checkpoint &cp, std::uint32_t index)
     if (!re)
         return re.error();
     p.re = std::move(*re);
-    const DtypeInfo *info = index < cp.tensors.size() ? dtypeByName(cp.tensors[index].dtype) : nullptr;
-    if (info && info->kind == DtypeKind::Complex) {
+    if (index < cp.tensors.size() && isComplexDtype(cp.tensors[index].dtype)) {
         auto im = TensorElementReader::open(cp, index, ComplexPart::Imaginary);
         if (!im)
             return im.error();
@@ -118,8 +117,7 @@ inline void difference(double xr, double xi, double yr, double yi, double &dr, d
 bool isComplexPair(const Checkpoint &ca, std::uint32_t a, const Checkpoint &cb, std::uint32_t b)
 {
     auto complex = [](const Checkpoint &cp, std::uint32_t i) {
-        const DtypeInfo *info = i < cp.tensors.size() ? dtypeByName(cp.tensors[i].dtype) : nullptr;
-        return info && info->kind == DtypeKind::Complex;
+        return i < cp.tensors.size() && isComplexDtype(cp.tensors[i].dtype);
     };
     return complex(ca, a) || complex(cb, b);
 }

@@ -98,6 +98,12 @@ const DtypeInfo *byScalarTypeStem(std::string_view className, std::string_view s
 
 } // namespace
 
+bool isComplexDtype(std::string_view torchName)
+{
+    const DtypeInfo *info = dtypeByName(torchName);
+    return info && info->kind == DtypeKind::Complex;
+}
+
 const DtypeInfo *dtypeByStorageClass(std::string_view className)
 {
     if (className == "UntypedStorage" || className == "_UntypedStorage")

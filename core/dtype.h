@@ -23,6 +23,9 @@ struct DtypeInfo
 // Every dtype torch 1.13 to 2.x can write (float8 variants, unsigned and sub-byte ones included).
 const DtypeInfo *dtypeByName(std::string_view torchName);
 
+// complex32, complex64, complex128.
+bool isComplexDtype(std::string_view torchName);
+
 // "FloatStorage", "HalfStorage", "Float8_e4m3fnStorage", "UntypedStorage" (uint8) ...: the module
 // (torch, torch.cuda, ...) does not matter, only the class name, as in torch's own loader.
 const DtypeInfo *dtypeByStorageClass(std::string_view className);

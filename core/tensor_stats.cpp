@@ -1141,11 +1141,9 @@ Result<TensorStats> computeStats(const Checkpoint &cp, const std::vector<std::ui
 
     TensorStats out;
     out.numel = n;
-    for (std::uint32_t t : tensors) {
-        const DtypeInfo *info = dtypeByName(cp.tensors[t].dtype);
-        if (info && info->kind == DtypeKind::Complex)
+    for (std::uint32_t t : tensors)
+        if (isComplexDtype(cp.tensors[t].dtype))
             out.complexCount += cp.tensors[t].numel;
-    }
     out.finiteCount = m.count;
     out.nan = m.nan;
     out.posInf = m.posInf;
