@@ -382,15 +382,6 @@ bool underNoneChild(const ModelStructure &target, const std::string &key)
     return false;
 }
 
-// Under a module whose keys the emulation cannot judge (ModuleNode::opaque).
-bool underOpaqueModule(const ModelStructure &target, const std::string &key)
-{
-    for (const ModuleNode &n : target.modules)
-        if (n.opaque && startsWith(key, n.prefix))
-            return true;
-    return false;
-}
-
 std::string accessorFor(const Checkpoint &cp, const ObjectPath &path)
 {
     const ValueArena &a = cp.arena;
@@ -637,7 +628,7 @@ DiffReport explainDiff(
     const bool anyOpaque = std::any_of(target.modules.begin(), target.modules.end(),
                                        [](const ModuleNode &n) { return n.opaque; });
     const auto judged = std::count_if(targetKeys.begin(), targetKeys.end(),
-                                      [&](const std::string &k) { return !underOpaqueModule(target, k); });
+                                      [&](const std::string &k) { return !target.underOpaqueModule(k); });
     if (o.strictOk() && anyOpaque)
         cause("exact", "strict=True would succeed for the keys ptscope can judge",
             "The " + std::to_string(judged) + " keys of the model's state_dict that ptscope can derive "
@@ -1104,7 +1095,7 @@ DiffReport explainDiff(
     {
         std::vector<std::string> none, other, unjudged;
         for (const std::string &k : o.ignoredKeys)
-            (underNoneChild(target, k) ? none : underOpaqueModule(target, k) ? unjudged : other).push_back(k);
+            (underNoneChild(target, k) ? none : target.underOpaqueModule(k) ? unjudged : other).push_back(k);
         if (!unjudged.empty())
             cause("unjudged", "Not judged: " + someKeys(unjudged),
                 "These keys go to modules whose state_dict ptscope cannot model (see the notes): torch may load "

@@ -4,7 +4,6 @@
 
 #include "checkpoint_analysis.h"
 
-#include <algorithm>
 #include <deque>
 #include <unordered_map>
 #include <unordered_set>
@@ -107,10 +106,7 @@ std::vector<AlignedKey> alignKeys(const ModelStructure &model, const SourceState
             a.note = "an old InstanceNorm running-stats key torch removes before loading";
         } else {
             a.status = KeyStatus::Ignored;
-            const bool unjudged = std::any_of(model.modules.begin(), model.modules.end(), [&](const ModuleNode &n) {
-                return n.opaque && k.compare(0, n.prefix.size(), n.prefix) == 0;
-            });
-            a.note = unjudged ? "not judged: it goes to a module whose state_dict ptscope cannot model (see the notes)"
+            a.note = model.underOpaqueModule(k) ? "not judged: it goes to a module whose state_dict ptscope cannot model (see the notes)"
                 : ignored.count(k) ? "torch neither loads nor reports it"
                                    : "not loaded, not reported";
         }

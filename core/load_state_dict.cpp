@@ -1071,6 +1071,12 @@ std::vector<std::string> ModelStructure::stateDictKeys() const
     return keys;
 }
 
+bool ModelStructure::underOpaqueModule(const std::string &key) const
+{
+    return std::any_of(modules.begin(), modules.end(),
+                       [&](const ModuleNode &n) { return n.opaque && startsWith(key, n.prefix); });
+}
+
 const ModuleSlot *ModelStructure::slotForKey(const std::string &key, const ModuleNode **owner) const
 {
     const auto dot = key.rfind('.');

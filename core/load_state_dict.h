@@ -85,6 +85,8 @@ struct ModelStructure
     std::vector<std::string> stateDictKeys() const;
     // The slot a key names, or nullptr.
     const ModuleSlot *slotForKey(const std::string &key, const ModuleNode **owner = nullptr) const;
+    // Whether a key goes to a module whose keys are not judged (ModuleNode::opaque).
+    bool underOpaqueModule(const std::string &key) const;
 };
 
 // One entry of the dict being loaded.

@@ -168,8 +168,8 @@ inline void complexLoop(const std::uint8_t *p, std::int64_t strideBytes, std::si
     }
 }
 
-// One part of complex elements of T (a component at `first` bytes into each element), each
-// converted to double by `conv`.
+// One part of complex elements of T (the real one first in each element, the imaginary one after
+// it), each converted to double by `conv`.
 template<typename T, bool Swap, typename Conv>
 inline void complexPartLoop(const std::uint8_t *p, std::int64_t strideBytes, std::size_t n, double *out,
                             ComplexPart part, Conv conv)
@@ -746,7 +746,7 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
         const auto rank = static_cast<std::size_t>(st.shape[1]);
         std::uint64_t next = 0;
         for (std::size_t i = 0; i < static_cast<std::size_t>(st.shape[0]); ++i) {
-            std::uint64_t expect = 1, count = 1;
+            std::uint64_t expect = 1; // the component's element count once its dimensions are walked
             bool packed = (*offsets)[i] == static_cast<double>(next);
             for (std::size_t j = rank; j-- > 0;) {
                 const double size = (*sizes)[i * rank + j];
@@ -754,8 +754,7 @@ Result<std::unique_ptr<TensorElementReader>> TensorElementReader::open(const Che
                 if (packed && mulOverflow(expect, static_cast<std::uint64_t>(size), expect))
                     packed = false;
             }
-            count = expect;
-            if (!packed || addOverflow(next, count, next))
+            if (!packed || addOverflow(next, expect, next))
                 return tensorError(cp, tensorIndex, "nested component " + std::to_string(i)
                                                         + " is not stored contiguously after the one before it");
         }

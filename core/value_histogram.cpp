@@ -40,9 +40,9 @@ Result<ValueHistograms> compareTensorHistograms(const Checkpoint &ca, std::uint3
     std::string why;
     std::unique_ptr<HistogramBackend> own;
     if (complex) {
-        // Pass 1 of two: reported out of twice numel.
-        const ProgressFn first = [&](std::uint64_t done, std::uint64_t n) { return !progress || progress(done, n * 2); };
-        auto s = complexPairSummary(ca, a, cb, b, PairTolerance{}, first);
+        // Pass 1 of two (tensor a's element count is the reader's; a pair that differs fails).
+        const std::uint64_t a2 = a < ca.tensors.size() ? ca.tensors[a].numel * 2 : 0;
+        auto s = complexPairSummary(ca, a, cb, b, PairTolerance{}, progress, 0, a2);
         if (!s)
             return s.error();
         summary = *s;
